@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from mnistsite.health import HealthzView
+
+urlpatterns = [
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("recognizer.urls")),
+]

@@ -1,0 +1,1 @@
+# Submissions and inference batches arrive with the prediction work.

@@ -1,0 +1,155 @@
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db import OperationalError
+
+from training.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+REDIS_OPTIONS = {"visibility_timeout": 3600}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word: a hung Redis."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def _get(client):
+    started = time.monotonic()
+    response = client.get("/healthz")
+    return response, time.monotonic() - started
+
+
+def test_healthz_is_200_with_database_and_broker_up_and_no_model_yet(client):
+    response, _ = _get(client)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["broker"]["ok"] is True
+    assert body["checks"]["model"] == {
+        "active_version": None,
+        "detail": "no model version is active yet",
+    }
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_names_the_active_model_version(client):
+    ModelVersion.objects.create(version=3, architecture="cnn", is_active=True, test_accuracy=0.99)
+
+    body = client.get("/healthz").json()
+
+    assert body["checks"]["model"] == {"active_version": 3, "test_accuracy": 0.99}
+
+
+def test_healthz_is_503_within_2_seconds_when_redis_refuses(client, settings):
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_OPTIONS
+
+    response, elapsed = _get(client)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["broker"]["transport"] == "redis"
+    assert body["checks"]["database"]["ok"] is True
+    assert elapsed < 2.0
+
+
+def test_healthz_is_503_within_2_seconds_when_redis_hangs(client, settings, silent_server):
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{silent_server}/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_OPTIONS
+
+    response, elapsed = _get(client)
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+    assert elapsed < 2.0
+
+
+def test_healthz_never_shows_the_broker_password(client, settings):
+    settings.CELERY_BROKER_URL = f"redis://:hunter2-secret@127.0.0.1:{_free_port()}/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_OPTIONS
+
+    response = client.get("/healthz")
+
+    assert b"hunter2-secret" not in response.content
+    assert b"127.0.0.1" not in response.content
+
+
+def test_healthz_is_503_when_the_database_fails(client, monkeypatch):
+    def refuse() -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("mnistsite.health._ping_database", refuse)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"] == {
+        "ok": False,
+        "error": "not answering (OperationalError)",
+        "engine": checks["database"]["engine"],
+    }
+    assert checks["model"]["active_version"] is None
+    assert checks["model"]["detail"].startswith("unknown")
+
+
+def test_healthz_is_503_within_2_seconds_when_the_database_hangs(client, monkeypatch):
+    monkeypatch.setattr("mnistsite.health._ping_database", lambda: time.sleep(5))
+
+    response, elapsed = _get(client)
+
+    assert response.status_code == 503
+    assert "no answer within" in response.json()["checks"]["database"]["error"]
+    assert elapsed < 2.0
+
+
+def test_healthz_is_503_when_the_filesystem_broker_folder_is_gone(client, settings, tmp_path):
+    settings.CELERY_BROKER_URL = "filesystem://localhost/"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_out": str(tmp_path / "missing")}
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["transport"] == "filesystem"
+
+
+def test_healthz_answers_head_and_refuses_post(client):
+    assert client.head("/healthz").status_code == 200
+    assert client.post("/healthz").status_code == 405
