@@ -43,7 +43,9 @@ def run_probes(probes: dict[str, Callable[[], None]], seconds: float) -> dict[st
         outcomes[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
 
     threads = {
-        name: threading.Thread(target=target, args=(name, probe), name=f"healthz-{name}", daemon=True)
+        name: threading.Thread(
+            target=target, args=(name, probe), name=f"healthz-{name}", daemon=True
+        )
         for name, probe in probes.items()
     }
     deadline = time.monotonic() + seconds
@@ -58,7 +60,10 @@ def run_probes(probes: dict[str, Callable[[], None]], seconds: float) -> dict[st
             results[name] = {"ok": False, "error": f"no answer within {seconds:g} s"}
         elif "error" in outcome:
             logger.warning("healthz: %s is down: %r", name, outcome["error"])
-            results[name] = {"ok": False, "error": f"not answering ({type(outcome['error']).__name__})"}
+            results[name] = {
+                "ok": False,
+                "error": f"not answering ({type(outcome['error']).__name__})",
+            }
         else:
             results[name] = {"ok": True, "latency_ms": outcome["latency_ms"]}
     return results

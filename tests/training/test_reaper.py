@@ -12,8 +12,8 @@ Status = TrainingJob.Status
 
 
 def _job(status: str, beat_seconds_ago: float | None) -> TrainingJob:
-    heartbeat = None if beat_seconds_ago is None else timezone.now() - timedelta(
-        seconds=beat_seconds_ago
+    heartbeat = (
+        None if beat_seconds_ago is None else timezone.now() - timedelta(seconds=beat_seconds_ago)
     )
     return TrainingJob.objects.create(status=status, heartbeat_at=heartbeat)
 

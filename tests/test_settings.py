@@ -1,0 +1,191 @@
+"""The settings module under different environments, each loaded in a fresh
+interpreter exactly as a process started with that environment would."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "k3Jx9-production-like-secret-key-for-the-deploy-check-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "digits.example.org",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://digits.example.org",
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "DJANGO_SECURE_HSTS_PRELOAD": "1",
+}
+
+PROBE = """
+import json
+from mnistsite import settings as s
+print(json.dumps({
+    "DEBUG": s.DEBUG,
+    "ENGINE": s.DATABASES["default"]["ENGINE"],
+    "DB_NAME": str(s.DATABASES["default"]["NAME"]),
+    "DB_OPTIONS": s.DATABASES["default"].get("OPTIONS", {}),
+    "CACHE": s.CACHES["default"]["BACKEND"],
+    "CACHE_LOCATION": s.CACHES["default"]["LOCATION"],
+    "BROKER": s.CELERY_BROKER_URL,
+    "BROKER_SAFE": s.CELERY_BROKER_URL_SAFE,
+    "SSL_REDIRECT": s.SECURE_SSL_REDIRECT,
+    "COOKIES_SECURE": s.SESSION_COOKIE_SECURE,
+    "HSTS": s.SECURE_HSTS_SECONDS,
+    "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
+    "THROTTLE": s.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+}))
+"""
+
+
+def _clean_env(tmp_path, **env: str) -> dict[str, str]:
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DJANGO_VAR_DIR": str(tmp_path)}
+    return {**base, **env}
+
+
+def load_settings(tmp_path, **env: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=_clean_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip().splitlines()[-1])
+    return json.loads(result.stdout)
+
+
+def test_no_environment_means_embedded_sqlite_filesystem_broker_and_file_cache(tmp_path):
+    loaded = load_settings(tmp_path, DJANGO_DEBUG="1")
+
+    assert loaded["DEBUG"] is True
+    assert loaded["ENGINE"] == "django.db.backends.sqlite3"
+    assert loaded["DB_NAME"] == str(tmp_path / "db.sqlite3")
+    assert loaded["BROKER"].startswith("filesystem://")
+    assert loaded["CACHE"].endswith("FileBasedCache")
+    assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_service_urls_move_database_cache_and_broker_to_postgres_and_redis(tmp_path):
+    loaded = load_settings(
+        tmp_path,
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://app:pw@db.internal:5433/digits",
+        REDIS_URL="redis://cache.internal:6379/1",
+        CELERY_BROKER_URL="redis://:broker-secret@cache.internal:6379/0",
+    )
+
+    assert loaded["ENGINE"] == "django.db.backends.postgresql"
+    assert loaded["DB_NAME"] == "digits"
+    assert loaded["DB_OPTIONS"]["connect_timeout"] == 5
+    assert loaded["CACHE"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["CACHE_LOCATION"] == "redis://cache.internal:6379/1"
+    assert loaded["BROKER"] == "redis://:broker-secret@cache.internal:6379/0"
+    assert "broker-secret" not in loaded["BROKER_SAFE"]
+    assert not (tmp_path / "broker").exists(), "nothing embedded is created on real services"
+
+
+def test_broker_follows_redis_url_when_not_given_its_own(tmp_path):
+    loaded = load_settings(tmp_path, DJANGO_DEBUG="1", REDIS_URL="redis://cache.internal:6379/1")
+
+    assert loaded["BROKER"] == "redis://cache.internal:6379/1"
+
+
+def test_debug_is_off_by_default_and_then_a_secret_key_is_required(tmp_path):
+    with pytest.raises(RuntimeError, match="DJANGO_SECRET_KEY must be set"):
+        load_settings(tmp_path)
+
+
+def test_production_defaults_to_https_only_cookies_redirect_and_hsts(tmp_path):
+    loaded = load_settings(tmp_path, DJANGO_SECRET_KEY="x" * 60)
+
+    assert loaded["DEBUG"] is False
+    assert loaded["SSL_REDIRECT"] is True
+    assert loaded["COOKIES_SECURE"] is True
+    assert loaded["HSTS"] == 31536000
+
+
+def test_https_settings_can_be_turned_off_for_plain_http_deployments(tmp_path):
+    loaded = load_settings(
+        tmp_path,
+        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_SECURE_COOKIES="false",
+        DJANGO_SECURE_HSTS_SECONDS="0",
+        DJANGO_ALLOWED_HOSTS="a.example, b.example",
+    )
+
+    assert (loaded["SSL_REDIRECT"], loaded["COOKIES_SECURE"], loaded["HSTS"]) == (False, False, 0)
+    assert loaded["ALLOWED_HOSTS"] == ["a.example", "b.example"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG='maybe' is not a boolean"),
+        ("DATABASE_CONN_MAX_AGE", "soon", "DATABASE_CONN_MAX_AGE='soon' is not an integer"),
+        ("THROTTLE_ANON_RATE", "lots", "THROTTLE_ANON_RATE='lots' is not a rate"),
+        ("DJANGO_LOG_LEVEL", "LOUD", "DJANGO_LOG_LEVEL='LOUD' must be one of"),
+        ("DATABASE_URL", "mysqlx://nowhere", "DATABASE_URL is not a database URL"),
+    ],
+)
+def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value, message):
+    env = {"DJANGO_DEBUG": "1", name: value}
+
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        load_settings(tmp_path, **env)
+
+
+def _deploy_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_clean_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_in_a_production_like_environment(tmp_path):
+    result = _deploy_check(tmp_path, **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_complains_about_debug_mode(tmp_path):
+    result = _deploy_check(tmp_path, **{**PRODUCTION_ENV, "DJANGO_DEBUG": "1"})
+
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr + result.stdout
+
+
+def _variables_read_by_the_code() -> set[str]:
+    settings_source = (ROOT / "mnistsite" / "settings.py").read_text()
+    names = set(re.findall(r'env_\w+\(\s*"([A-Z][A-Z0-9_]+)"', settings_source))
+    command = (ROOT / "mnistsite/management/commands/ensure_superuser.py").read_text()
+    names |= set(re.findall(r'env_str\(\s*"([A-Z][A-Z0-9_]+)"', command))
+    procfile = (ROOT / "Procfile").read_text()
+    names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", procfile))
+    return names
+
+
+def test_every_variable_the_code_reads_is_in_env_example_and_the_readme():
+    documented = set(
+        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    readme = (ROOT / "README.md").read_text()
+    in_readme_table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", readme, re.M))
+
+    read = _variables_read_by_the_code()
+
+    assert len(read) > 30
+    assert read - documented == set(), "missing from .env.example"
+    assert read - in_readme_table == set(), "missing from the README's configuration table"
+    assert documented - read == set(), ".env.example lists variables nothing reads"
