@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make run` and `make test`.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # Rebuilt only when the dependencies change, so a second `make run` is quick.
@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed-stamp
 # A key for the test settings only: tests run with DJANGO_DEBUG off, like production.
 TEST_ENV := DJANGO_DEBUG=0 DJANGO_SECRET_KEY=test-only-key-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz
 
-.PHONY: install run test smoke lint format check-deploy compose-config clean
+.PHONY: install run test smoke lint format clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
+	  || { echo "Python 3.11 is needed: install it or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
