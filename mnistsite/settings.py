@@ -178,7 +178,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_ALL = ("default", "inference", "training")
+CELERY_TASK_ROUTES = {
+    "training.tasks.train_job_task": {"queue": "training"},
+}
 # Tasks write their outcome to the database; nobody reads Celery results.
 CELERY_TASK_IGNORE_RESULT = True
 # Acknowledge after the task ran, one message at a time: a killed worker's
@@ -194,6 +196,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How long a running training job may go without a heartbeat before the
 # periodic reaper marks it failed (its worker is presumed dead).
 TRAINING_STALE_AFTER_SECONDS = env_int("TRAINING_STALE_AFTER_SECONDS", 300, minimum=10)
+# A training job is stopped (and failed) past this; the hard limit follows 2 min later.
+TRAINING_SOFT_TIME_LIMIT_SECONDS = env_int("TRAINING_SOFT_TIME_LIMIT_SECONDS", 3600, minimum=60)
+# "auto": a new version becomes active when its test accuracy beats the active
+# one's; "manual": staff activate versions themselves.
+TRAINING_ACTIVATION_POLICY = env_choice("TRAINING_ACTIVATION_POLICY", "auto", ("auto", "manual"))
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-training-jobs": {
         "task": "training.tasks.reap_stale_jobs_task",

@@ -59,40 +59,47 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[str]:
-    """A real `celery worker` process on the configured broker, bound to the
-    test database, consuming a queue of its own (so it never takes messages
-    meant for another worker sharing the broker). Yields the queue name.
+def start_celery_worker(transactional_db) -> Iterator[Callable[..., str]]:
+    """Starts real `celery worker` processes on the configured broker, bound
+    to the test database, each consuming a queue of its own (so it never takes
+    messages meant for another worker sharing the broker). Returns the queue
+    name; the workers are stopped when the test ends.
     """
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
-    }
-    log = ROOT / "var" / f"{queue}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mnistsite", "worker",
-             "--queues", queue, "--hostname", f"{queue}@%h", "--pool", "solo",
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    started: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(**extra_env: str) -> str:
+        queue = f"test-{uuid.uuid4().hex[:12]}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
+            **extra_env,
+        }
+        log = ROOT / "var" / f"{queue}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "mnistsite", "worker",
+                 "--queues", queue, "--hostname", f"{queue}@%h", "--pool", "solo",
+                 "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+                cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        started.append((process, log))
+        ready = wait_until(
+            lambda: b"ready." in log.read_bytes() or process.poll() is not None, timeout=60
+        )
+        if not ready or process.poll() is not None:
+            pytest.fail(f"celery worker did not start:\n{log.read_text()[-3000:]}")
+        return queue
+
+    yield start
+    for process, log in started:
+        process.terminate()
         try:
-            ready = wait_until(
-                lambda: b"ready." in log.read_bytes() or process.poll() is not None, timeout=60
-            )
-            if not ready or process.poll() is not None:
-                pytest.fail(f"celery worker did not start:\n{log.read_text()[-3000:]}")
-            yield queue
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.returncode not in (0, -15):
-                print(log.read_text()[-3000:])
-    log.unlink(missing_ok=True)
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.returncode not in (0, -15):
+            print(log.read_text()[-3000:])
+        log.unlink(missing_ok=True)

@@ -11,14 +11,15 @@ from training.models import TrainingJob
 from training.tasks import reap_stale_jobs_task
 
 
-def test_reaper_task_run_by_a_real_worker_fails_the_stale_job(celery_worker_process):
+def test_reaper_task_run_by_a_real_worker_fails_the_stale_job(start_celery_worker):
+    queue = start_celery_worker()
     long_ago = timezone.now() - timedelta(hours=2)
     stale = TrainingJob.objects.create(status=TrainingJob.Status.RUNNING, heartbeat_at=long_ago)
     alive = TrainingJob.objects.create(
         status=TrainingJob.Status.RUNNING, heartbeat_at=timezone.now()
     )
 
-    reap_stale_jobs_task.apply_async(queue=celery_worker_process)
+    reap_stale_jobs_task.apply_async(queue=queue)
 
     def stale_job_failed() -> bool:
         stale.refresh_from_db()

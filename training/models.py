@@ -12,12 +12,18 @@ class JobStatus(models.TextChoices):
 
 
 class TrainingJob(models.Model):
-    """One request to train a model, run by a worker on the `training` queue."""
+    """One request to train a model, run by a worker on the `training` queue.
+
+    queued -> running -> succeeded | failed | cancelled. The task claims the
+    job with a conditional update, so a message delivered twice trains once.
+    """
 
     Status = JobStatus
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    preset = models.CharField(max_length=16, blank=True)
+    # The full, validated parameters the job runs with (preset + overrides).
     params = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -29,6 +35,15 @@ class TrainingJob(models.Model):
     # Written by the running task; a running job whose heartbeat stops is
     # failed by the periodic reaper.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Live progress: epoch k of `epochs`, the fraction of epoch k done.
+    epoch = models.PositiveSmallIntegerField(default=0)
+    epochs = models.PositiveSmallIntegerField(default=0)
+    epoch_fraction = models.FloatField(default=0.0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    # One dict per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, seconds.
+    metrics = models.JSONField(default=list, blank=True)
+    feedback_samples_used = models.PositiveIntegerField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -38,11 +53,24 @@ class TrainingJob(models.Model):
                 condition=Q(status__in=JobStatus.values),
                 name="training_job_status_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(epoch_fraction__gte=0) & Q(epoch_fraction__lte=1),
+                name="training_job_epoch_fraction_0_1",
+            ),
         ]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self) -> str:
         return f"Training job {self.pk} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        """The whole job's progress, 0..1."""
+        if self.status == JobStatus.SUCCEEDED:
+            return 1.0
+        if not self.epochs or not self.epoch:
+            return 0.0
+        return min(1.0, ((self.epoch - 1) + self.epoch_fraction) / self.epochs)
 
 
 class ModelVersion(models.Model):
@@ -50,10 +78,27 @@ class ModelVersion(models.Model):
 
     version = models.PositiveIntegerField(unique=True)
     architecture = models.CharField(max_length=64)
-    is_active = models.BooleanField(default=False)
+    parameter_count = models.PositiveIntegerField(default=0)
+    # Relative to MODEL_STORE_DIR; written once, never overwritten.
+    artifact_path = models.CharField(max_length=255, blank=True)
+    artifact_size = models.PositiveBigIntegerField(default=0)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    training_job = models.OneToOneField(
+        TrainingJob,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_version",
+    )
+    # {"mnist": {file: sha256}, "feedback_samples": n}
+    dataset_fingerprint = models.JSONField(default=dict, blank=True)
     test_accuracy = models.FloatField(null=True, blank=True)
+    test_loss = models.FloatField(null=True, blank=True)
+    per_class_accuracy = models.JSONField(default=list, blank=True)
+    confusion_matrix = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     notes = models.TextField(blank=True)
+    is_active = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-version"]
@@ -67,3 +112,54 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Model v{self.version}"
+
+
+class ModelActivation(models.Model):
+    """Who made which version the active one, and when: the activation history."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activations")
+    previous_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    activated_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-activated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"v{self.version.version} activated at {self.activated_at:%Y-%m-%d %H:%M}"
+
+
+class SampleSource(models.TextChoices):
+    FEEDBACK = "feedback"  # a visitor said which digit the prediction should have been
+    RELABEL = "relabel"  # staff corrected a label in the admin
+    IMPORT = "import"
+
+
+class LabelledSample(models.Model):
+    """A 28x28 image (MNIST convention: light digit on black, uint8 row-major)
+    with its true label. Training adds these to MNIST when include_feedback
+    is on. The submission it came from points here (recognizer -> training)."""
+
+    image = models.BinaryField()
+    label = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=16, choices=SampleSource.choices)
+    excluded = models.BooleanField(default=False, help_text="Left out of training.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(label__lte=9), name="labelled_sample_label_0_9"),
+            models.CheckConstraint(
+                condition=Q(source__in=SampleSource.values),
+                name="labelled_sample_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.pk}: {self.label} ({self.source})"

@@ -1,11 +1,33 @@
-"""Celery tasks of the training app: thin, they call services."""
+"""Celery tasks of the training app: thin, they take ids and call services."""
 
 from datetime import timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from training.services import jobs_reap_stale
+from training.services import job_fail, jobs_reap_stale
+
+
+@shared_task(
+    name="training.tasks.train_job_task",
+    soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.TRAINING_SOFT_TIME_LIMIT_SECONDS + 120,
+)
+def train_job_task(job_id: int) -> str | None:
+    """Run one training job. A second delivery of the same message finds the
+    job claimed and does nothing."""
+    from training.runner import run_job
+
+    try:
+        outcome = run_job(job_id)
+    except SoftTimeLimitExceeded:
+        job_fail(
+            job_id=job_id,
+            error=f"Stopped at the time limit of {settings.TRAINING_SOFT_TIME_LIMIT_SECONDS} s.",
+        )
+        return "failed"
+    return outcome.status if outcome else None
 
 
 @shared_task(name="training.tasks.reap_stale_jobs_task")

@@ -1,0 +1,123 @@
+"""Real training, small: a tiny job on a slice of MNIST, run by the real
+training code (and once by a real Celery worker), producing a real model."""
+
+import pytest
+
+from tests.conftest import wait_until
+from training.ml.artifacts import artifact_load
+from training.models import ModelVersion, TrainingJob
+from training.runner import run_job
+from training.services import job_cancel, job_create
+from training.tasks import train_job_task
+
+TINY = {"preset": "quick", "epochs": 2, "max_train_samples": 3000, "augment": False}
+
+Status = TrainingJob.Status
+
+
+@pytest.fixture
+def model_store(settings, tmp_path):
+    settings.MODEL_STORE_DIR = tmp_path / "models"
+    return settings.MODEL_STORE_DIR
+
+
+@pytest.mark.django_db
+def test_a_tiny_job_registers_a_version_with_metrics_and_a_verified_artifact(
+    mnist_cache, model_store
+):
+    job = job_create(enqueue=False, **TINY)
+
+    outcome = run_job(job.pk)
+
+    assert outcome.status == Status.SUCCEEDED
+    job.refresh_from_db()
+    version = job.model_version
+    assert job.status == Status.SUCCEEDED and job.finished_at is not None
+    assert [entry["epoch"] for entry in job.metrics] == [1, 2]
+    assert set(job.metrics[0]) == {
+        "epoch",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    }
+    assert job.feedback_samples_used == 0
+    assert 0.8 < version.test_accuracy <= 1.0
+    assert len(version.per_class_accuracy) == 10
+    assert sum(map(sum, version.confusion_matrix)) == 10_000
+    assert version.dataset_fingerprint["mnist"] == mnist_cache_checksums(mnist_cache)
+    assert version.is_active  # auto policy: the first model becomes active
+    model = artifact_load(model_store / version.artifact_path, version.artifact_sha256)
+    assert model.count_params() == version.parameter_count
+    # A second delivery of the same message trains nothing.
+    assert run_job(job.pk) is None
+    assert ModelVersion.objects.count() == 1
+
+
+def mnist_cache_checksums(cache):
+    from training.ml.datasets import load_mnist
+
+    return load_mnist(cache).checksums
+
+
+@pytest.mark.django_db
+def test_a_job_cancelled_while_running_ends_cancelled_with_no_version_or_file(
+    mnist_cache, model_store, monkeypatch
+):
+    job = job_create(enqueue=False, **TINY)
+    original = __import__("training.runner", fromlist=["x"]).JobReporter.on_batch
+    calls = {"n": 0}
+
+    def cancel_midway(self, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            job_cancel(job_id=job.pk)
+        self.last_write = 0.0  # report every batch, so the cancel is seen at once
+        return original(self, **kwargs)
+
+    monkeypatch.setattr("training.runner.JobReporter.on_batch", cancel_midway)
+
+    outcome = run_job(job.pk)
+
+    job.refresh_from_db()
+    assert outcome.status == Status.CANCELLED == job.status
+    assert calls["n"] == 3  # stopped at the first batch report after the cancel
+    assert ModelVersion.objects.count() == 0
+    assert not model_store.exists() or list(model_store.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_failing_job_is_marked_failed_with_the_error(mnist_cache, model_store, monkeypatch):
+    job = job_create(enqueue=False, **TINY)
+
+    def broken_fit(*args, **kwargs):
+        raise MemoryError("out of memory in the worker")
+
+    monkeypatch.setattr("training.runner.fit", broken_fit)
+
+    outcome = run_job(job.pk)
+
+    job.refresh_from_db()
+    assert outcome.status == Status.FAILED == job.status
+    assert "out of memory" in job.error
+    assert ModelVersion.objects.count() == 0
+
+
+def test_a_real_worker_trains_a_job_and_a_version_appears(
+    mnist_cache, model_store, start_celery_worker
+):
+    queue = start_celery_worker(MODEL_STORE_DIR=str(model_store), MNIST_CACHE_DIR=str(mnist_cache))
+    job = job_create(enqueue=False, **TINY)
+
+    train_job_task.apply_async(args=[job.pk], queue=queue, task_id=job.celery_task_id)
+
+    def finished() -> bool:
+        job.refresh_from_db()
+        return job.status in TrainingJob.FINISHED
+
+    assert wait_until(finished, timeout=240, interval=1)
+    assert job.status == Status.SUCCEEDED, job.error
+    version = ModelVersion.objects.get(training_job=job)
+    assert version.test_accuracy > 0.8
+    assert (model_store / version.artifact_path).is_file()

@@ -1,0 +1,183 @@
+"""The training loop: data pipeline, optimiser and schedule, progress reports,
+cancellation between batches, and model selection on held-out validation data.
+
+Knows nothing of Django: the caller passes a `Reporter` that turns progress
+into database writes (or a progress bar) and may raise `TrainingCancelled`.
+"""
+
+import functools
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from training.ml.architectures import build
+from training.ml.augment import augment_batch
+
+
+class TrainingCancelled(Exception):
+    """Raised by a reporter to stop training between two batches."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    architecture: str
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    # "cosine": one warm-up epoch, then cosine decay to zero; "constant".
+    schedule: str = "cosine"
+    augment: bool = True
+    seed: int = 0
+    label_smoothing: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class Reporter(Protocol):
+    def on_batch(self, *, epoch: int, batch: int, batches: int) -> None: ...
+
+    def on_epoch(self, metrics: EpochMetrics) -> None: ...
+
+
+@dataclass
+class FitResult:
+    model: Any
+    history: list[EpochMetrics]
+    best_epoch: int
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
+    return (images.astype(np.float32) / 255.0)[..., None]
+
+
+def _learning_rate(keras: Any, config: FitConfig, steps_per_epoch: int) -> Any:
+    if config.schedule == "constant":
+        return config.learning_rate
+    if config.schedule != "cosine":
+        raise ValueError(f"unknown schedule {config.schedule!r}")
+    warmup = steps_per_epoch if config.epochs > 2 else 0
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10 if warmup else config.learning_rate,
+        decay_steps=max(1, steps_per_epoch * config.epochs - warmup),
+        alpha=0.0,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _dataset(tf: Any, x: np.ndarray, y: np.ndarray, config: FitConfig, *, train: bool) -> Any:
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if train:
+        data = data.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    data = data.batch(config.batch_size)
+
+    def prepare(images: Any, labels: Any) -> tuple[Any, Any]:
+        images = tf.cast(images, tf.float32)[..., None] / 255.0
+        if train and config.augment:
+            images = augment_batch(images)
+        return images, labels
+
+    return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def fit(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    config: FitConfig,
+    reporter: Reporter,
+) -> FitResult:
+    """Train a fresh model of `config.architecture` on uint8 images.
+
+    Steps: build the model; train `config.epochs` epochs, reporting every
+    batch (the reporter may cancel) and every epoch; keep the weights of the
+    epoch with the best validation accuracy (ties: lower validation loss) and
+    return the model holding them.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
+    model = build(config.architecture)
+    model.compile(
+        optimizer=keras.optimizers.Adam(_learning_rate(keras, config, steps_per_epoch)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    one_hot = keras.utils.to_categorical
+    train = _dataset(tf, x_train, one_hot(y_train, 10), config, train=True)
+    val = _dataset(tf, x_val, one_hot(y_val, 10), config, train=False)
+    tracker = _tracker_class()(reporter, steps_per_epoch)
+    # The dataset shuffles itself each epoch.
+    model.fit(
+        train,
+        validation_data=val,
+        epochs=config.epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[tracker],
+    )
+    model.set_weights(tracker.best_weights)
+    return FitResult(model=model, history=tracker.history, best_epoch=tracker.best_epoch)
+
+
+@functools.cache
+def _tracker_class() -> type:
+    """Defined on first use: subclassing a Keras class imports TensorFlow."""
+    import keras
+
+    class Tracker(keras.callbacks.Callback):
+        """Reports progress and remembers the best epoch's weights."""
+
+        def __init__(self, reporter: Reporter, steps_per_epoch: int) -> None:
+            super().__init__()
+            self.reporter = reporter
+            self.steps_per_epoch = steps_per_epoch
+            self.history: list[EpochMetrics] = []
+            self.best_key: tuple[float, float] | None = None
+            self.best_weights: list[Any] = []
+            self.best_epoch = 0
+            self._epoch = 0
+            self._started = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._epoch = epoch + 1
+            self._started = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.reporter.on_batch(epoch=self._epoch, batch=batch + 1, batches=self.steps_per_epoch)
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            metrics = EpochMetrics(
+                epoch=epoch + 1,
+                loss=float(logs["loss"]),
+                accuracy=float(logs["accuracy"]),
+                val_loss=float(logs["val_loss"]),
+                val_accuracy=float(logs["val_accuracy"]),
+                seconds=round(time.perf_counter() - self._started, 2),
+            )
+            self.history.append(metrics)
+            key = (metrics.val_accuracy, -metrics.val_loss)
+            if self.best_key is None or key > self.best_key:
+                self.best_key, self.best_epoch = key, metrics.epoch
+                self.best_weights = self.model.get_weights()
+            self.reporter.on_epoch(metrics)
+
+    return Tracker

@@ -1,0 +1,169 @@
+"""Runs one claimed training job: the meeting point of the database and the
+Django-free training code. Called by `train_job_task` (and `train --wait`)."""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+
+from training.ml.datasets import MnistData, load_mnist, split_validation
+from training.ml.evaluation import evaluate_model
+from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
+from training.models import JobStatus, LabelledSample, ModelVersion, TrainingJob
+from training.params import TrainingParams
+from training.services import jobs as job_services
+from training.services.registry import version_register
+
+logger = logging.getLogger(__name__)
+
+# Progress (and with it the heartbeat and the cancel check) is written at most
+# this often: often enough for a live progress bar, rare enough to cost nothing.
+PROGRESS_INTERVAL_SECONDS = 1.0
+
+
+class Watcher(Protocol):
+    """Someone watching a job run in the foreground (`train --wait`)."""
+
+    def on_progress(self, *, epoch: int, fraction: float, eta_seconds: float | None) -> None: ...
+
+    def on_epoch(self, metrics: EpochMetrics) -> None: ...
+
+
+@dataclass
+class Outcome:
+    status: str
+    version: ModelVersion | None = None
+    error: str = ""
+
+
+class JobReporter:
+    """Writes progress to the job row between batches and stops training when
+    the job was cancelled (or reaped) meanwhile."""
+
+    def __init__(self, job: TrainingJob, epochs: int, watcher: "Watcher | None" = None) -> None:
+        self.job_id = job.pk
+        self.epochs = epochs
+        self.watcher = watcher
+        self.started = time.monotonic()
+        self.last_write = 0.0
+
+    def on_batch(self, *, epoch: int, batch: int, batches: int) -> None:
+        now = time.monotonic()
+        if now - self.last_write < PROGRESS_INTERVAL_SECONDS and batch < batches:
+            return
+        self.last_write = now
+        fraction = batch / batches
+        done = (epoch - 1 + fraction) / self.epochs
+        elapsed = now - self.started
+        eta = elapsed * (1 - done) / done if done > 0 else None
+        still_wanted = job_services.job_record_progress(
+            job_id=self.job_id, epoch=epoch, epoch_fraction=fraction, eta_seconds=eta
+        )
+        if not still_wanted:
+            raise TrainingCancelled()
+        if self.watcher:
+            self.watcher.on_progress(epoch=epoch, fraction=fraction, eta_seconds=eta)
+
+    def on_epoch(self, metrics: EpochMetrics) -> None:
+        job_services.job_record_epoch(job_id=self.job_id, metrics=metrics.as_dict())
+        if self.watcher:
+            self.watcher.on_epoch(metrics)
+
+
+def _training_data(
+    data: MnistData, params: TrainingParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """MNIST's training part minus the held-out validation part, limited to
+    `max_train_samples`, plus the users' labelled samples when asked for."""
+    x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train)
+    if params.max_train_samples:
+        x_train = x_train[: params.max_train_samples]
+        y_train = y_train[: params.max_train_samples]
+    feedback = 0
+    if params.include_feedback:
+        samples = list(LabelledSample.objects.filter(excluded=False).values_list("image", "label"))
+        if samples:
+            images = np.stack(
+                [
+                    np.frombuffer(bytes(image), dtype=np.uint8).reshape(28, 28)
+                    for image, _ in samples
+                ]
+            )
+            labels = np.array([label for _, label in samples], dtype=y_train.dtype)
+            x_train = np.concatenate([x_train, images])
+            y_train = np.concatenate([y_train, labels])
+            feedback = len(samples)
+    return x_train, y_train, x_val, y_val, feedback
+
+
+def run_job(job_id: int, *, watcher: Watcher | None = None) -> Outcome | None:
+    """Claim the job and train it. None when it was not ours to run (already
+    claimed by another delivery, or cancelled while queued)."""
+    if not job_services.job_claim(job_id=job_id):
+        logger.info("training job %s was already claimed or cancelled; nothing to do", job_id)
+        return None
+    job = TrainingJob.objects.get(pk=job_id)
+    params = TrainingParams(**job.params)
+    try:
+        return _train_and_register(job, params, watcher)
+    except TrainingCancelled:
+        job_services.job_finish(job_id=job_id, status=JobStatus.CANCELLED)
+        return Outcome(status=JobStatus.CANCELLED)
+    except Exception as exc:
+        logger.exception("training job %s failed", job_id)
+        error = f"{type(exc).__name__}: {exc}"
+        job_services.job_fail(job_id=job_id, error=error)
+        return Outcome(status=JobStatus.FAILED, error=error)
+
+
+def _train_and_register(
+    job: TrainingJob,
+    params: TrainingParams,
+    watcher: Watcher | None,
+) -> Outcome:
+    data = load_mnist(settings.MNIST_CACHE_DIR)
+    x_train, y_train, x_val, y_val, feedback = _training_data(data, params)
+    TrainingJob.objects.filter(pk=job.pk).update(feedback_samples_used=feedback)
+    reporter = JobReporter(job, params.epochs, watcher)
+    result: FitResult = fit(x_train, y_train, x_val, y_val, params.fit_config(), reporter)
+    # The test set is touched only here, for the reported numbers.
+    evaluation = evaluate_model(result.model, data.x_test / 255.0, data.y_test)
+    from training.ml.artifacts import artifact_save
+
+    artifact = artifact_save(result.model, settings.MODEL_STORE_DIR, stem=f"job{job.pk}")
+    try:
+        version = _register_if_still_running(
+            job, params, result, artifact, evaluation, data, feedback
+        )
+    except BaseException:
+        artifact.path.unlink(missing_ok=True)
+        raise
+    if version is None:
+        artifact.path.unlink(missing_ok=True)
+        raise TrainingCancelled()
+    return Outcome(status=JobStatus.SUCCEEDED, version=version)
+
+
+def _register_if_still_running(job, params, result, artifact, evaluation, data, feedback):
+    """Register the version and finish the job in one transaction, unless the
+    job was cancelled or reaped meanwhile (then nothing is registered)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        current = TrainingJob.objects.select_for_update().get(pk=job.pk)
+        if current.status != JobStatus.RUNNING or current.cancel_requested:
+            return None
+        version = version_register(
+            artifact=artifact,
+            architecture=params.architecture,
+            parameter_count=int(result.model.count_params()),
+            evaluation=evaluation,
+            dataset_fingerprint={"mnist": data.checksums, "feedback_samples": feedback},
+            training_job=current,
+            notes=f"best epoch {result.best_epoch} of {params.epochs} by validation accuracy",
+        )
+        job_services.job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED)
+    return version

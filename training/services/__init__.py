@@ -1,0 +1,29 @@
+"""Writes to the training app's data. Views, tasks and commands call these."""
+
+from training.services.jobs import (
+    BrokerUnavailable,
+    job_cancel,
+    job_claim,
+    job_create,
+    job_fail,
+    job_record_epoch,
+    job_record_progress,
+    jobs_reap_stale,
+)
+from training.services.registry import version_activate, version_register, version_rollback
+from training.services.samples import labelled_sample_create
+
+__all__ = [
+    "BrokerUnavailable",
+    "job_cancel",
+    "job_claim",
+    "job_create",
+    "job_fail",
+    "job_record_epoch",
+    "job_record_progress",
+    "jobs_reap_stale",
+    "labelled_sample_create",
+    "version_activate",
+    "version_register",
+    "version_rollback",
+]

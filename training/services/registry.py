@@ -1,0 +1,119 @@
+"""The model registry: register trained versions, choose which one serves."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from training.ml.artifacts import Artifact
+from training.ml.evaluation import Evaluation
+from training.models import ModelActivation, ModelVersion, TrainingJob
+
+logger = logging.getLogger(__name__)
+
+
+class RegistryError(Exception):
+    pass
+
+
+def version_register(
+    *,
+    artifact: Artifact,
+    architecture: str,
+    parameter_count: int,
+    evaluation: Evaluation,
+    dataset_fingerprint: dict[str, Any],
+    training_job: TrainingJob | None = None,
+    notes: str = "",
+    version_number: int | None = None,
+) -> ModelVersion:
+    """Add a version with the next number (or exactly `version_number`, which
+    raises IntegrityError when taken); then, under the `auto` activation
+    policy, make it active if it beats the active version's test accuracy."""
+    relative = artifact.path.resolve().relative_to(settings.MODEL_STORE_DIR.resolve())
+    attempts = 1 if version_number else 5
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                number = version_number or (
+                    (ModelVersion.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+                )
+                version = ModelVersion.objects.create(
+                    version=number,
+                    architecture=architecture,
+                    parameter_count=parameter_count,
+                    artifact_path=str(relative),
+                    artifact_size=artifact.size,
+                    artifact_sha256=artifact.sha256,
+                    training_job=training_job,
+                    dataset_fingerprint=dataset_fingerprint,
+                    test_accuracy=evaluation.accuracy,
+                    test_loss=evaluation.loss,
+                    per_class_accuracy=evaluation.per_class_accuracy,
+                    confusion_matrix=evaluation.confusion_matrix,
+                    notes=notes,
+                )
+            break
+        except IntegrityError:
+            # Another registration took the same number; take the next one.
+            if attempt + 1 == attempts:
+                raise
+            continue
+    if settings.TRAINING_ACTIVATION_POLICY == "auto":
+        _activate_if_better(version)
+    return version
+
+
+def _activate_if_better(version: ModelVersion) -> None:
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is None:
+        version_activate(version=version.version, reason="auto: first model")
+    elif (version.test_accuracy or 0) > (active.test_accuracy or 0):
+        version_activate(
+            version=version.version,
+            reason=(
+                f"auto: test accuracy {version.test_accuracy:.4%} "
+                f"beats v{active.version}'s {active.test_accuracy or 0:.4%}"
+            ),
+        )
+
+
+@transaction.atomic
+def version_activate(
+    *, version: int, activated_by: AbstractBaseUser | None = None, reason: str = ""
+) -> ModelVersion:
+    """Make `version` the one active version and record who did it.
+
+    Rows are locked so two activations run one after the other; the partial
+    unique constraint guarantees at most one active version whatever happens.
+    """
+    target = ModelVersion.objects.select_for_update().get(version=version)
+    previous = ModelVersion.objects.select_for_update().filter(is_active=True).first()
+    if previous is not None and previous.pk == target.pk:
+        return target
+    ModelVersion.objects.filter(is_active=True).update(is_active=False)
+    ModelVersion.objects.filter(pk=target.pk).update(is_active=True)
+    ModelActivation.objects.create(
+        version=target,
+        previous_version=previous,
+        activated_by=activated_by,
+        reason=reason[:200],
+    )
+    logger.info("model v%s activated (%s)", version, reason or "by hand")
+    target.refresh_from_db()
+    return target
+
+
+def version_rollback(
+    *, activated_by: AbstractBaseUser | None = None, reason: str = "rollback"
+) -> ModelVersion:
+    """Activate the version that was active before the current one."""
+    last = ModelActivation.objects.select_related("previous_version").first()
+    if last is None or last.previous_version is None:
+        raise RegistryError("there is no earlier active version to roll back to")
+    return version_activate(
+        version=last.previous_version.version, activated_by=activated_by, reason=reason
+    )

@@ -1,0 +1,19 @@
+import numpy as np
+from django.db import transaction
+
+from training.models import LabelledSample
+
+
+class SampleError(ValueError):
+    pass
+
+
+@transaction.atomic
+def labelled_sample_create(*, image: np.ndarray, label: int, source: str) -> LabelledSample:
+    """Store a 28x28 uint8 image (MNIST convention) with its true label."""
+    image = np.asarray(image)
+    if image.shape != (28, 28) or image.dtype != np.uint8:
+        raise SampleError("a labelled sample is a 28x28 uint8 image")
+    if not 0 <= int(label) <= 9:
+        raise SampleError("the label must be a digit 0-9")
+    return LabelledSample.objects.create(image=image.tobytes(), label=int(label), source=source)
