@@ -32,6 +32,14 @@ class HttpsClient(Client):
         return super().generic(*args, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def mnist_cache() -> Path:
+    """The real, verified MNIST cache (fetched once per machine; CI reuses it)."""
+    from training.ml.datasets import fetch_mnist
+
+    return fetch_mnist(settings.MNIST_CACHE_DIR, log=lambda message: None)
+
+
 @pytest.fixture
 def client() -> Client:
     return HttpsClient()

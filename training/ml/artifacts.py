@@ -34,7 +34,7 @@ def artifact_save(model: Any, store_dir: Path, *, stem: str) -> Artifact:
     os.close(handle)
     temp = Path(temp_name)
     try:
-        model.save(temp)
+        _without_optimizer(model).save(temp)
         with temp.open("rb") as written:
             os.fsync(written.fileno())
         digest = sha256_file(temp)
@@ -44,6 +44,16 @@ def artifact_save(model: Any, store_dir: Path, *, stem: str) -> Artifact:
         return Artifact(path=final, size=final.stat().st_size, sha256=digest)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _without_optimizer(model: Any) -> Any:
+    """The same architecture and weights, uncompiled: serving needs no
+    optimizer state, and leaving it out makes the file a third of the size."""
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def artifact_verify(path: Path, sha256: str) -> None:

@@ -1,0 +1,73 @@
+"""`manage.py evaluate`: a model version's numbers on the MNIST test set and,
+with --usps, on the USPS test set fed through the site's own preprocessing.
+
+It lives in `recognizer` because it uses the drawing preprocessing;
+`training` never imports `recognizer`."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recognizer.usps import usps_as_mnist
+from training.ml.artifacts import ArtifactError, artifact_load
+from training.ml.datasets import MnistNotCached, load_mnist
+from training.ml.evaluation import Evaluation, evaluate_model
+from training.models import ModelVersion
+from training.reports import confusion_table, per_class_table
+from training.selectors import active_version
+
+
+class Command(BaseCommand):
+    help = "Accuracy, per-class accuracy and confusion matrix of a model version."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--version", type=int, help="model version (default: the active one)")
+        parser.add_argument(
+            "--usps", type=Path, metavar="PATH", help="also evaluate on this USPS zip.test.gz"
+        )
+
+    def handle(self, *args, **options) -> None:
+        version = self._version(options["version"])
+        try:
+            model = artifact_load(
+                settings.MODEL_STORE_DIR / version.artifact_path, version.artifact_sha256
+            )
+        except ArtifactError as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            mnist = load_mnist(settings.MNIST_CACHE_DIR)
+        except MnistNotCached as exc:
+            raise CommandError(str(exc)) from None
+        self._report(f"Model v{version.version} on the MNIST test set",
+                     evaluate_model(model, mnist.x_test / 255.0, mnist.y_test))  # fmt: skip
+        usps_path: Path | None = options["usps"]
+        if usps_path is None:
+            return
+        if not usps_path.is_file():
+            self.stdout.write(f"\nUSPS skipped: no file at {usps_path}.")
+            return
+        images, labels = usps_as_mnist(usps_path)
+        self._report(
+            f"Model v{version.version} on the USPS test set (MNIST-style preprocessing)",
+            evaluate_model(model, images, labels),
+        )
+
+    def _version(self, number: int | None) -> ModelVersion:
+        if number is None:
+            version = active_version()
+            if version is None:
+                raise CommandError("No model version is active; name one with --version.")
+            return version
+        try:
+            return ModelVersion.objects.get(version=number)
+        except ModelVersion.DoesNotExist:
+            raise CommandError(f"There is no model version {number}.") from None
+
+    def _report(self, title: str, evaluation: Evaluation) -> None:
+        self.stdout.write(
+            f"\n{title}: {evaluation.count} images\n"
+            f"accuracy {evaluation.accuracy:.4%}  loss {evaluation.loss:.4f}\n"
+        )
+        self.stdout.write(per_class_table(evaluation.per_class_accuracy))
+        self.stdout.write(confusion_table(evaluation.confusion_matrix))

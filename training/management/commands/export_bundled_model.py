@@ -1,0 +1,58 @@
+"""Developer tool: make a registered version the model that ships with the code."""
+
+import json
+import shutil
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from training.bundle import BUNDLE_DIR
+from training.ml.artifacts import artifact_verify
+from training.models import ModelVersion
+
+MODEL_FILE = "model.keras"
+
+
+class Command(BaseCommand):
+    help = "Copy a model version's artifact and metrics into training/bundled/."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--version", type=int, required=True)
+        parser.add_argument("--how", required=True, help="how it was produced, for the notes")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            version = ModelVersion.objects.select_related("training_job").get(
+                version=options["version"]
+            )
+        except ModelVersion.DoesNotExist:
+            raise CommandError(f"There is no model version {options['version']}.") from None
+        source = settings.MODEL_STORE_DIR / version.artifact_path
+        artifact_verify(source, version.artifact_sha256)
+        BUNDLE_DIR.mkdir(exist_ok=True)
+        shutil.copyfile(source, BUNDLE_DIR / MODEL_FILE)
+        job = version.training_job
+        metadata = {
+            "file": MODEL_FILE,
+            "sha256": version.artifact_sha256,
+            "architecture": version.architecture,
+            "parameter_count": version.parameter_count,
+            "how": options["how"],
+            "params": job.params if job else {},
+            "training_seconds": (
+                round((job.finished_at - job.started_at).total_seconds(), 1)
+                if job and job.finished_at and job.started_at
+                else None
+            ),
+            "epochs": job.metrics if job else [],
+            "dataset_fingerprint": version.dataset_fingerprint,
+            "mnist_test": {
+                "accuracy": version.test_accuracy,
+                "loss": version.test_loss,
+                "per_class_accuracy": version.per_class_accuracy,
+                "confusion_matrix": version.confusion_matrix,
+                "count": sum(map(sum, version.confusion_matrix)),
+            },
+        }
+        (BUNDLE_DIR / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+        self.stdout.write(f"Exported v{version.version} to {BUNDLE_DIR}.")
