@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 
+from training.ml.artifacts import Artifact, artifact_save
 from training.ml.datasets import MnistData, load_mnist, split_validation
-from training.ml.evaluation import evaluate_model
+from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
 from training.models import JobStatus, LabelledSample, ModelVersion, TrainingJob
 from training.params import TrainingParams
@@ -112,6 +115,10 @@ def run_job(job_id: int, *, watcher: Watcher | None = None) -> Outcome | None:
     except TrainingCancelled:
         job_services.job_finish(job_id=job_id, status=JobStatus.CANCELLED)
         return Outcome(status=JobStatus.CANCELLED)
+    except SoftTimeLimitExceeded:
+        error = f"Stopped at the time limit of {settings.TRAINING_SOFT_TIME_LIMIT_SECONDS} s."
+        job_services.job_fail(job_id=job_id, error=error)
+        return Outcome(status=JobStatus.FAILED, error=error)
     except Exception as exc:
         logger.exception("training job %s failed", job_id)
         error = f"{type(exc).__name__}: {exc}"
@@ -127,12 +134,10 @@ def _train_and_register(
     data = load_mnist(settings.MNIST_CACHE_DIR)
     x_train, y_train, x_val, y_val, feedback = _training_data(data, params)
     TrainingJob.objects.filter(pk=job.pk).update(feedback_samples_used=feedback)
-    reporter = JobReporter(job, params.epochs, watcher)
+    reporter = JobReporter(job, params.total_epochs, watcher)
     result: FitResult = fit(x_train, y_train, x_val, y_val, params.fit_config(), reporter)
     # The test set is touched only here, for the reported numbers.
     evaluation = evaluate_model(result.model, data.x_test / 255.0, data.y_test)
-    from training.ml.artifacts import artifact_save
-
     artifact = artifact_save(result.model, settings.MODEL_STORE_DIR, stem=f"job{job.pk}")
     try:
         version = _register_if_still_running(
@@ -147,23 +152,36 @@ def _train_and_register(
     return Outcome(status=JobStatus.SUCCEEDED, version=version)
 
 
-def _register_if_still_running(job, params, result, artifact, evaluation, data, feedback):
+def _register_if_still_running(
+    job: TrainingJob,
+    params: TrainingParams,
+    result: FitResult,
+    artifact: Artifact,
+    evaluation: Evaluation,
+    data: MnistData,
+    feedback: int,
+) -> ModelVersion | None:
     """Register the version and finish the job in one transaction, unless the
     job was cancelled or reaped meanwhile (then nothing is registered)."""
-    from django.db import transaction
-
     with transaction.atomic():
         current = TrainingJob.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.cancel_requested:
             return None
         version = version_register(
             artifact=artifact,
-            architecture=params.architecture,
+            architecture=(
+                f"{params.architecture} x{params.members}"
+                if params.members > 1
+                else params.architecture
+            ),
             parameter_count=int(result.model.count_params()),
             evaluation=evaluation,
             dataset_fingerprint={"mnist": data.checksums, "feedback_samples": feedback},
             training_job=current,
-            notes=f"best epoch {result.best_epoch} of {params.epochs} by validation accuracy",
+            notes=(
+                f"Best epoch of {params.epochs} by validation accuracy, per member: "
+                + ", ".join(map(str, result.best_epochs))
+            ),
         )
         job_services.job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED)
     return version

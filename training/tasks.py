@@ -3,10 +3,9 @@
 from datetime import timedelta
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from training.services import job_fail, jobs_reap_stale
+from training.services import jobs_reap_stale
 
 
 @shared_task(
@@ -19,14 +18,7 @@ def train_job_task(job_id: int) -> str | None:
     job claimed and does nothing."""
     from training.runner import run_job
 
-    try:
-        outcome = run_job(job_id)
-    except SoftTimeLimitExceeded:
-        job_fail(
-            job_id=job_id,
-            error=f"Stopped at the time limit of {settings.TRAINING_SOFT_TIME_LIMIT_SECONDS} s.",
-        )
-        return "failed"
+    outcome = run_job(job_id)
     return outcome.status if outcome else None
 
 

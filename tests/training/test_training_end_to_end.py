@@ -36,6 +36,7 @@ def test_a_tiny_job_registers_a_version_with_metrics_and_a_verified_artifact(
     assert [entry["epoch"] for entry in job.metrics] == [1, 2]
     assert set(job.metrics[0]) == {
         "epoch",
+        "member",
         "loss",
         "accuracy",
         "val_loss",
@@ -53,6 +54,20 @@ def test_a_tiny_job_registers_a_version_with_metrics_and_a_verified_artifact(
     # A second delivery of the same message trains nothing.
     assert run_job(job.pk) is None
     assert ModelVersion.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_ensemble_job_averages_its_members_into_one_model(mnist_cache, model_store):
+    job = job_create(enqueue=False, **{**TINY, "epochs": 1, "members": 2})
+
+    outcome = run_job(job.pk)
+
+    job.refresh_from_db()
+    version = outcome.version
+    assert job.epochs == 2 and [m["member"] for m in job.metrics] == [1, 2]
+    assert version.architecture == "cnn_small x2"
+    model = artifact_load(model_store / version.artifact_path, version.artifact_sha256)
+    assert model.count_params() == version.parameter_count == 2 * 225_034
 
 
 def mnist_cache_checksums(cache):
@@ -121,3 +136,54 @@ def test_a_real_worker_trains_a_job_and_a_version_appears(
     version = ModelVersion.objects.get(training_job=job)
     assert version.test_accuracy > 0.8
     assert (model_store / version.artifact_path).is_file()
+
+
+@pytest.mark.django_db
+def test_a_job_stopped_at_its_time_limit_is_failed_with_that_reason(
+    mnist_cache, model_store, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    job = job_create(enqueue=False, **TINY)
+
+    def too_slow(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr("training.runner.fit", too_slow)
+
+    run_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "time limit" in job.error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("include_feedback", [True, False])
+def test_labelled_samples_join_the_training_data_only_when_asked(
+    mnist_cache, model_store, monkeypatch, include_feedback
+):
+    import numpy as np
+
+    from training.ml.fit import TrainingCancelled
+    from training.services import labelled_sample_create
+
+    for label in (3, 7):
+        labelled_sample_create(image=np.zeros((28, 28), np.uint8), label=label, source="feedback")
+    seen = {}
+
+    def record_and_stop(x_train, y_train, *args, **kwargs):
+        seen["rows"], seen["tail"] = len(x_train), list(y_train[-2:])
+        raise TrainingCancelled()
+
+    monkeypatch.setattr("training.runner.fit", record_and_stop)
+    job = job_create(enqueue=False, include_feedback=include_feedback, **TINY)
+
+    run_job(job.pk)
+
+    job.refresh_from_db()
+    expected = 2 if include_feedback else 0
+    assert job.feedback_samples_used == expected
+    assert seen["rows"] == TINY["max_train_samples"] + expected
+    if include_feedback:
+        assert seen["tail"] == [3, 7] or seen["tail"] == [7, 3]

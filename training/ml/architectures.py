@@ -85,10 +85,14 @@ ARCHITECTURES: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def build(name: str) -> Any:
+def build(name: str, *, model_name: str | None = None) -> Any:
     """A fresh, uncompiled Keras model of the named architecture."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}")
     import keras
 
-    return ARCHITECTURES[name](keras)
+    model = ARCHITECTURES[name](keras)
+    if model_name:
+        # Unique names let several models sit side by side in an ensemble.
+        model.name = model_name
+    return model

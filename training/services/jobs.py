@@ -40,7 +40,7 @@ def job_create(
         job = TrainingJob.objects.create(
             preset=params.preset,
             params=params.as_dict(),
-            epochs=params.epochs,
+            epochs=params.total_epochs,
             requested_by=requested_by,
             celery_task_id=str(uuid.uuid4()),
         )

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-augment", dest="augment", action="store_false")
         parser.add_argument("--no-feedback", dest="include_feedback", action="store_false")
         parser.add_argument("--seed", type=int)
+        parser.add_argument("--members", type=int, help="train N models and average them")
         parser.add_argument("--max-train-samples", type=int)
         parser.add_argument("--wait", action="store_true", help="run in the foreground")
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         overrides = {
             name: options[name]
             for name in ("architecture", "epochs", "batch_size", "learning_rate", "schedule",
-                         "augment", "seed", "max_train_samples")
+                         "augment", "seed", "max_train_samples", "members")
             if options[name] is not None
         }  # fmt: skip
         if options["include_feedback"] is False:
@@ -78,7 +79,8 @@ class _ProgressBar:
 
     def on_epoch(self, metrics: EpochMetrics) -> None:
         self.out.write(
-            f"\rEpoch {metrics.epoch}/{self.epochs}: loss {metrics.loss:.4f} "
+            f"\rEpoch {metrics.epoch}/{self.epochs} (model {metrics.member}): "
+            f"loss {metrics.loss:.4f} "
             f"acc {metrics.accuracy:.4f}  val_loss {metrics.val_loss:.4f} "
             f"val_acc {metrics.val_accuracy:.4f}  {metrics.seconds:.1f}s" + " " * 20
         )
