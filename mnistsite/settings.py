@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from kombu.utils.url import maybe_sanitize_url
 
 from mnistsite.env import (
     env_bool,
@@ -166,7 +165,6 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, minimum=60),
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT * 2,
     }
-CELERY_BROKER_URL_SAFE = maybe_sanitize_url(CELERY_BROKER_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0, minimum=0.1)
 # Enqueueing from a web request gives up after about a second instead of

@@ -6,6 +6,7 @@ password is generated and printed once, that beat and a worker move a task
 through the filesystem broker into SQLite, and that Ctrl-C stops everything.
 """
 
+import json
 import os
 import signal
 import socket
@@ -106,6 +107,9 @@ def test_make_run_serves_runs_tasks_and_stops_on_ctrl_c(bare_env, tmp_path):
             log_path.read_text()[-4000:]
         )
         assert _status(f"{base}/") == 200
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+            model = json.load(response)["checks"]["model"]
+        assert model["active_version"] == 1, "the bundled model is registered and active"
         output = log_path.read_text()
         assert output.count("Created admin account 'admin' with password") == 1
         assert (tmp_path / "var" / "db.sqlite3").exists()

@@ -51,6 +51,7 @@ def bundled_model_install(bundle_dir: Path = BUNDLE_DIR) -> ModelVersion | None:
             dataset_fingerprint=meta["dataset_fingerprint"],
             notes=f"Bundled model: {meta['how']}",
             version_number=1,
+            auto_activate=False,  # activated below, whatever the policy, with its reason
         )
     except IntegrityError:
         logger.info("another process registered the bundled model first")

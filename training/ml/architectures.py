@@ -32,6 +32,16 @@ def _conv_bn(layers: Any, filters: int, kernel: int, padding: str = "same") -> l
     ]
 
 
+def _dense_head(layers: Any) -> list[Any]:
+    return [
+        layers.Flatten(),
+        layers.Dropout(0.4),
+        layers.Dense(256, activation="relu"),
+        layers.Dropout(0.4),
+        layers.Dense(10, activation="softmax"),
+    ]
+
+
 def _medium(keras: Any) -> Any:
     """A 5x5 and two 3x3 batch-normalised convolutions, one dense layer:
     `standard`. About 5 M multiply-adds per image, so an epoch fits in ~20 s
@@ -45,19 +55,16 @@ def _medium(keras: Any) -> Any:
             *_conv_bn(layers, 64, 3, padding="valid"),
             *_conv_bn(layers, 64, 3, padding="valid"),
             layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dropout(0.4),
-            layers.Dense(256, activation="relu"),
-            layers.Dropout(0.4),
-            layers.Dense(10, activation="softmax"),
+            *_dense_head(layers),
         ],
         name="cnn_medium",
     )
 
 
 def _large(keras: Any) -> Any:
-    """Two blocks of two batch-normalised 3x3 convolutions: `best`. About
-    10 M multiply-adds per image."""
+    """Two blocks of two batch-normalised 3x3 convolutions, about 10 M
+    multiply-adds per image. No preset uses it: four `cnn_medium` averaged
+    did better in less time (docs/benchmarks.md)."""
     layers = keras.layers
     return keras.Sequential(
         [
@@ -68,11 +75,7 @@ def _large(keras: Any) -> Any:
             *_conv_bn(layers, 64, 3, padding="valid"),
             *_conv_bn(layers, 64, 3, padding="valid"),
             layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dropout(0.4),
-            layers.Dense(256, activation="relu"),
-            layers.Dropout(0.4),
-            layers.Dense(10, activation="softmax"),
+            *_dense_head(layers),
         ],
         name="cnn_large",
     )

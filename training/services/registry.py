@@ -29,6 +29,7 @@ def version_register(
     training_job: TrainingJob | None = None,
     notes: str = "",
     version_number: int | None = None,
+    auto_activate: bool = True,
 ) -> ModelVersion:
     """Add a version with the next number (or exactly `version_number`, which
     raises IntegrityError when taken); then, under the `auto` activation
@@ -62,7 +63,7 @@ def version_register(
             if attempt + 1 == attempts:
                 raise
             continue
-    if settings.TRAINING_ACTIVATION_POLICY == "auto":
+    if auto_activate and settings.TRAINING_ACTIVATION_POLICY == "auto":
         _activate_if_better(version)
     return version
 

@@ -7,9 +7,10 @@ It lives in `recognizer` because it uses the drawing preprocessing;
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from recognizer.usps import usps_as_mnist
+from training.management.base import ModelVersionCommand
 from training.ml.artifacts import ArtifactError, artifact_load
 from training.ml.datasets import MnistNotCached, load_mnist
 from training.ml.evaluation import Evaluation, evaluate_model
@@ -18,7 +19,7 @@ from training.reports import confusion_table, per_class_table
 from training.selectors import active_version
 
 
-class Command(BaseCommand):
+class Command(ModelVersionCommand):
     help = "Accuracy, per-class accuracy and confusion matrix of a model version."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,16 +4,17 @@ import json
 import shutil
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from training.bundle import BUNDLE_DIR
+from training.management.base import ModelVersionCommand
 from training.ml.artifacts import artifact_verify
 from training.models import ModelVersion
 
 MODEL_FILE = "model.keras"
 
 
-class Command(BaseCommand):
+class Command(ModelVersionCommand):
     help = "Copy a model version's artifact and metrics into training/bundled/."
 
     def add_arguments(self, parser: CommandParser) -> None:
