@@ -15,7 +15,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "standard": {"architecture": "cnn_medium", "epochs": 12, "augment": True},
     # Four medium models averaged: more accurate than one large model in the
     # same time, and steadier on drawings unlike MNIST (docs/benchmarks.md).
-    "best": {"architecture": "cnn_medium", "epochs": 12, "members": 4, "augment": True},
+    "best": {"architecture": "cnn_medium", "epochs": 16, "members": 3, "augment": True},
 }
 DEFAULT_PRESET = "standard"
 

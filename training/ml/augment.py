@@ -13,14 +13,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    max_rotation_degrees: float = 12.0
-    max_shear: float = 0.25
-    scale_range: tuple[float, float] = (0.8, 1.15)
-    max_aspect_change: float = 0.12
-    max_shift_pixels: float = 2.5
+    # Mild on purpose: preprocessing already normalises size and position.
+    max_rotation_degrees: float = 10.0
+    max_shear: float = 0.15
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    max_aspect_change: float = 0.1
+    max_shift_pixels: float = 2.0
     # Probability of thickening / thinning the strokes, and how strongly.
-    thicken_probability: float = 0.3
-    thin_probability: float = 0.2
+    thicken_probability: float = 0.2
+    thin_probability: float = 0.15
 
 
 def _transforms(tf: Any, batch: Any, config: AugmentConfig, size: float) -> Any:
