@@ -27,39 +27,20 @@ class ParamsError(ValueError):
 
 
 @dataclass(frozen=True)
-class TrainingParams:
-    preset: str
-    architecture: str
-    epochs: int
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    schedule: str = "cosine"
-    augment: bool = True
+class TrainingParams(FitConfig):
+    """What a training job runs with: the fit's own settings plus the preset
+    they started from and which data to train on."""
+
+    preset: str = DEFAULT_PRESET
     include_feedback: bool = True
-    seed: int = 0
     # Train on the first N samples of MNIST's training part only (tests, trials).
     max_train_samples: int | None = None
-    # Models trained and averaged into one (an ensemble); 1 is a single model.
-    members: int = 1
-
-    @property
-    def total_epochs(self) -> int:
-        return self.epochs * self.members
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def fit_config(self) -> FitConfig:
-        return FitConfig(
-            architecture=self.architecture,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            schedule=self.schedule,
-            augment=self.augment,
-            seed=self.seed,
-            members=self.members,
-        )
+        return FitConfig(**{field.name: getattr(self, field.name) for field in fields(FitConfig)})
 
 
 _NAMES = {field.name for field in fields(TrainingParams)}
@@ -94,6 +75,13 @@ def params_resolve(*, preset: str | None = None, **overrides: Any) -> TrainingPa
     rate = values.get("learning_rate", 2e-3)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1e-6 <= rate <= 1.0:
         errors["learning_rate"] = "must be a number between 1e-6 and 1"
+    smoothing = values.get("label_smoothing", 0.0)
+    if (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, int | float)
+        or not 0 <= smoothing < 0.5
+    ):
+        errors["label_smoothing"] = "must be a number from 0 up to 0.5"
     if values.get("schedule", "cosine") not in SCHEDULES:
         errors["schedule"] = f"must be one of {', '.join(SCHEDULES)}"
     for flag in ("augment", "include_feedback"):

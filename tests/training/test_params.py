@@ -35,6 +35,8 @@ def test_no_preset_means_the_admin_default_standard():
         ({"augment": "yes"}, "augment"),
         ({"max_train_samples": 10}, "max_train_samples"),
         ({"seed": -1}, "seed"),
+        ({"members": 9}, "members"),
+        ({"label_smoothing": 0.7}, "label_smoothing"),
         ({"colour": "blue"}, "colour"),
     ],
 )

@@ -34,6 +34,10 @@ class FitConfig:
     # More than one: train that many models and average their probabilities.
     members: int = 1
 
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs * self.members
+
 
 @dataclass(frozen=True)
 class EpochMetrics:
