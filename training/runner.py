@@ -15,8 +15,9 @@ from training.ml.artifacts import Artifact, artifact_save
 from training.ml.datasets import MnistData, load_mnist, split_validation
 from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
-from training.models import JobStatus, LabelledSample, ModelVersion, TrainingJob
+from training.models import JobStatus, ModelVersion, TrainingJob
 from training.params import TrainingParams
+from training.selectors import labelled_samples_for_training
 from training.services import jobs as job_services
 from training.services.registry import version_register
 
@@ -87,18 +88,10 @@ def _training_data(
         y_train = y_train[: params.max_train_samples]
     feedback = 0
     if params.include_feedback:
-        samples = list(LabelledSample.objects.filter(excluded=False).values_list("image", "label"))
-        if samples:
-            images = np.stack(
-                [
-                    np.frombuffer(bytes(image), dtype=np.uint8).reshape(28, 28)
-                    for image, _ in samples
-                ]
-            )
-            labels = np.array([label for _, label in samples], dtype=y_train.dtype)
-            x_train = np.concatenate([x_train, images])
-            y_train = np.concatenate([y_train, labels])
-            feedback = len(samples)
+        images, labels = labelled_samples_for_training()
+        x_train = np.concatenate([x_train, images])
+        y_train = np.concatenate([y_train, labels.astype(y_train.dtype)])
+        feedback = len(labels)
     return x_train, y_train, x_val, y_val, feedback
 
 
