@@ -92,17 +92,13 @@ def _ping_broker() -> None:
         # The filesystem transport "connects" to anything; what matters is
         # that its queue folder is there and writable.
         folder = Path(options["data_folder_out"])
-        if not (folder.is_dir() and _writable(folder)):
+        if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
             raise OSError(f"broker folder {folder} is missing or not writable")
         return
     with Connection(url, transport_options=options, connect_timeout=timeout) as conn:
         conn.ensure_connection(max_retries=0)
         # Opening a channel makes the transport talk to the server (Redis: PING).
         conn.default_channel  # noqa: B018
-
-
-def _writable(folder: Path) -> bool:
-    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _model_state(database_ok: bool) -> dict[str, Any]:

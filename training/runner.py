@@ -126,7 +126,7 @@ def _train_and_register(
 ) -> Outcome:
     data = load_mnist(settings.MNIST_CACHE_DIR)
     x_train, y_train, x_val, y_val, feedback = _training_data(data, params)
-    TrainingJob.objects.filter(pk=job.pk).update(feedback_samples_used=feedback)
+    job_services.job_record_feedback_used(job_id=job.pk, count=feedback)
     reporter = JobReporter(job, params.total_epochs, watcher)
     result: FitResult = fit(x_train, y_train, x_val, y_val, params.fit_config(), reporter)
     # The test set is touched only here, for the reported numbers.

@@ -67,11 +67,6 @@ class FitResult:
     best_epochs: list[int]
 
 
-def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    return (images.astype(np.float32) / 255.0)[..., None]
-
-
 def _learning_rate(keras: Any, config: FitConfig, steps_per_epoch: int) -> Any:
     if config.schedule == "constant":
         return config.learning_rate

@@ -89,6 +89,10 @@ def job_record_progress(
     return updated == 1
 
 
+def job_record_feedback_used(*, job_id: int, count: int) -> None:
+    TrainingJob.objects.filter(pk=job_id).update(feedback_samples_used=count)
+
+
 def job_record_epoch(*, job_id: int, metrics: dict[str, float]) -> None:
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update().get(pk=job_id)
