@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "mnistsite",
     "training",
     "recognizer",
@@ -210,16 +211,48 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: an API client without credentials gets 401, not 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "mnistsite.api.access.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("THROTTLE_ANON_RATE", "120/min"),
         "user": env_rate("THROTTLE_USER_RATE", "1200/min"),
+        # Live predictions while a visitor draws (not stored).
+        "preview": env_rate("THROTTLE_PREVIEW_RATE", "600/min"),
     },
+    # Proxies in front of the web process that append to X-Forwarded-For. 0:
+    # throttle by the connecting address, so a client cannot pick its own
+    # identity by sending the header (DRF's default trusts it).
+    "NUM_PROXIES": env_int("THROTTLE_NUM_PROXIES", 0, minimum=0),
+    "EXCEPTION_HANDLER": "mnistsite.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "mnistsite.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
+
+# --- Predictions ------------------------------------------------------------
+
+# The largest image accepted, in bytes as uploaded (the request body may be
+# 4/3 of it, as base64); its pixel dimensions are capped at 4096x4096.
+PREDICTION_MAX_IMAGE_BYTES = env_int("PREDICTION_MAX_IMAGE_BYTES", 5 * 1024 * 1024, minimum=1024)
+# How often a web process looks up which model version is active; a newly
+# activated version then loads in the background and serves within about
+# this plus its load time (half a second for the bundled model).
+PREDICTOR_REFRESH_SECONDS = env_float("PREDICTOR_REFRESH_SECONDS", 0.5, minimum=0.05)
+# TensorFlow threads per web process: one image is too small to split, and
+# web processes run side by side.
+PREDICTOR_THREADS = env_int("PREDICTOR_THREADS", 1, minimum=1)
+# "direct" calls the model as a traced function; "predict" is the original
+# demo's model.predict() per request, kept only as the benchmark's baseline.
+PREDICTOR_MODE = env_choice("PREDICTOR_MODE", "direct", ("direct", "predict"))
+# Load the active model when a web process starts, before its first request.
+PREDICTOR_WARM_ON_START = env_bool("PREDICTOR_WARM_ON_START", True)
 
 # --- Models and data --------------------------------------------------------
 

@@ -6,5 +6,6 @@ from mnistsite.health import HealthzView
 urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("mnistsite.api.urls")),
     path("", include("recognizer.urls")),
 ]

@@ -17,3 +17,13 @@ def labelled_sample_create(*, image: np.ndarray, label: int, source: str) -> Lab
     if not 0 <= int(label) <= 9:
         raise SampleError("the label must be a digit 0-9")
     return LabelledSample.objects.create(image=image.tobytes(), label=int(label), source=source)
+
+
+@transaction.atomic
+def labelled_sample_relabel(*, sample: LabelledSample, label: int) -> LabelledSample:
+    """Correct a sample's label (a visitor changed their answer, staff relabelled)."""
+    if not 0 <= int(label) <= 9:
+        raise SampleError("the label must be a digit 0-9")
+    sample.label = int(label)
+    sample.save(update_fields=["label"])
+    return sample

@@ -1,0 +1,1 @@
+"""REST framework plumbing shared by the apps' API views."""

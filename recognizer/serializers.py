@@ -1,0 +1,105 @@
+"""What the prediction API accepts and answers (field names from DESIGN.md)."""
+
+from typing import Any
+
+import numpy as np
+from django.core.files.uploadedfile import UploadedFile
+from rest_framework import serializers
+
+from recognizer.models import Submission, SubmissionSource
+from recognizer.preprocessing import to_uint8
+
+
+class ImageInputField(serializers.Field):
+    """An uploaded file (multipart) or a base64 / data URL string (JSON)."""
+
+    default_error_messages = {
+        "type": "image must be a base64 string, a data URL or an uploaded file.",
+        "blank": "image is empty.",
+    }
+
+    def to_internal_value(self, data: Any) -> UploadedFile | str:
+        if isinstance(data, UploadedFile):
+            return data
+        if not isinstance(data, str):
+            self.fail("type")
+        if not data.strip():
+            self.fail("blank")
+        return data
+
+
+class PredictionRequestSerializer(serializers.Serializer):
+    image = ImageInputField(required=False)
+    # Checked cell by cell by recognizer.preprocessing.pixels_to_mnist, whose
+    # messages say which row is wrong.
+    pixels = serializers.JSONField(required=False, binary=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("image" in attrs) == ("pixels" in attrs):
+            raise serializers.ValidationError(
+                "Send exactly one of image (base64, data URL or file) or pixels (28x28).",
+                code="missing_input",
+            )
+        return attrs
+
+
+class PredictionQuerySerializer(serializers.Serializer):
+    include = serializers.MultipleChoiceField(choices=["preprocessed"], required=False)
+    preview = serializers.BooleanField(required=False, default=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # ?include=preprocessed,other -> a list, as MultipleChoiceField expects.
+        values = {key: data.get(key) for key in data}
+        if values.get("include") is not None:
+            values["include"] = [part for part in values["include"].split(",") if part]
+        return super().to_internal_value(values)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    label = serializers.IntegerField(min_value=0, max_value=9)
+
+
+def preprocessed_rows(image28: np.ndarray) -> list[list[int]]:
+    return to_uint8(image28).tolist()
+
+
+class PreviewSerializer(serializers.Serializer):
+    """A prediction that was not stored (live preview while drawing)."""
+
+    digit = serializers.IntegerField()
+    confidence = serializers.FloatField()
+    probabilities = serializers.ListField(child=serializers.FloatField())
+    model_version = serializers.IntegerField()
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    model_version = serializers.IntegerField(source="model_version.version")
+    is_correct = serializers.BooleanField(allow_null=True)
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "digit",
+            "confidence",
+            "probabilities",
+            "model_version",
+            "created_at",
+            "source",
+            "latency_ms",
+            "feedback_label",
+            "feedback_at",
+            "is_correct",
+        ]
+        read_only_fields = fields
+
+
+class SubmissionFilterSerializer(serializers.Serializer):
+    digit = serializers.IntegerField(min_value=0, max_value=9, required=False)
+    source = serializers.ChoiceField(choices=SubmissionSource.choices, required=False)
+    model_version = serializers.IntegerField(min_value=1, required=False)
+    feedback = serializers.ChoiceField(
+        choices=["right", "wrong", "none", "any"], required=False, help_text="by feedback label"
+    )
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
