@@ -179,6 +179,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "training.tasks.train_job_task": {"queue": "training"},
+    "recognizer.tasks.batch_run_task": {"queue": "inference"},
 }
 # Tasks write their outcome to the database; nobody reads Celery results.
 CELERY_TASK_IGNORE_RESULT = True
@@ -200,10 +201,31 @@ TRAINING_SOFT_TIME_LIMIT_SECONDS = env_int("TRAINING_SOFT_TIME_LIMIT_SECONDS", 3
 # "auto": a new version becomes active when its test accuracy beats the active
 # one's; "manual": staff activate versions themselves.
 TRAINING_ACTIVATION_POLICY = env_choice("TRAINING_ACTIVATION_POLICY", "auto", ("auto", "manual"))
+# --- Inference batches ------------------------------------------------------
+
+# The largest batch upload (JSON, .npy/.npz or ZIP), refused with 413 above it.
+BATCH_MAX_UPLOAD_BYTES = env_int("BATCH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1024)
+# TensorFlow threads in a batch worker process (large arrays split well).
+INFERENCE_BATCH_THREADS = env_int("INFERENCE_BATCH_THREADS", 2, minimum=1)
+# A running batch whose heartbeat (one per 500 items) is older than this has
+# lost its worker: it is queued again and resumes after its last stored
+# items, at most BATCH_MAX_ATTEMPTS times in all.
+BATCH_STALE_AFTER_SECONDS = env_int("BATCH_STALE_AFTER_SECONDS", 60, minimum=5)
+BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 3, minimum=1)
+# Outbound calls to a batch's callback_url are off unless allowed: they let
+# API users make this server send requests.
+BATCH_CALLBACKS_ENABLED = env_bool("BATCH_CALLBACKS_ENABLED", False)
+BATCH_CALLBACK_TIMEOUT_SECONDS = env_float("BATCH_CALLBACK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+BATCH_CALLBACK_MAX_RETRIES = env_int("BATCH_CALLBACK_MAX_RETRIES", 5, minimum=0)
+
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-training-jobs": {
         "task": "training.tasks.reap_stale_jobs_task",
         "schedule": env_float("TRAINING_REAP_INTERVAL_SECONDS", 60.0, minimum=1),
+    },
+    "resume-stale-batches": {
+        "task": "recognizer.tasks.resume_stale_batches_task",
+        "schedule": env_float("BATCH_REAP_INTERVAL_SECONDS", 30.0, minimum=1),
     },
 }
 

@@ -2,9 +2,9 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
-from training.models import LabelledSample, ModelVersion
+from training.models import JobStatus, LabelledSample, ModelVersion
 
 
 def session_hash(session_key: str | None) -> str:
@@ -100,3 +100,98 @@ class Submission(models.Model):
     def is_correct(self) -> bool | None:
         """Right or wrong by the feedback label; None while nobody has said."""
         return None if self.feedback_label is None else self.feedback_label == self.digit
+
+
+class InferenceBatch(models.Model):
+    """Many images recognised by a worker (queue `inference`) with the model
+    version that was active when the batch was created.
+
+    queued -> running -> succeeded | failed | cancelled, as a training job.
+    """
+
+    Status = JobStatus
+    FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inference_batches"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="inference_batches"
+    )
+    input_format = models.CharField(max_length=8, help_text="json, npy, npz or zip")
+    # The upload itself, kept in the database (not on a disk the web and the
+    # workers might not share) until the batch is finished.
+    payload = models.BinaryField(blank=True)
+    total = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    failed_items = models.PositiveIntegerField(default=0)
+    images_per_second = models.FloatField(null=True, blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    # Deliveries that started work: more than one means a worker died and the
+    # batch was resumed where it stopped.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    callback_url = models.URLField(max_length=500, blank=True)
+    callback_status = models.CharField(
+        max_length=16, blank=True, help_text="pending, delivered or failed; empty without a URL"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values), name="inference_batch_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(processed__lte=F("total")), name="inference_batch_processed_le_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(total__gte=1) & Q(total__lte=10_000),
+                name="inference_batch_total_1_10000",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} ({self.status}, {self.processed}/{self.total})"
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.status == JobStatus.SUCCEEDED else self.processed / self.total
+
+
+class BatchResult(models.Model):
+    """The answer for one item of a batch: a digit, or why the item was refused.
+    One per (batch, index), so a re-delivered task adds nothing."""
+
+    batch = models.ForeignKey(InferenceBatch, on_delete=models.CASCADE, related_name="results")
+    index = models.PositiveIntegerField()
+    ref = models.CharField(max_length=200, blank=True)
+    submission = models.OneToOneField(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_result"
+    )
+    digit = models.PositiveSmallIntegerField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    probabilities = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["batch", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="one_result_per_batch_item"),
+            models.CheckConstraint(
+                condition=(Q(digit__isnull=False) & Q(error_code=""))
+                | (Q(digit__isnull=True) & ~Q(error_code="")),
+                name="batch_result_digit_or_error",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Batch {self.batch_id} item {self.index}"

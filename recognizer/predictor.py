@@ -47,6 +47,10 @@ class ModelRef:
     artifact_path: str
     artifact_sha256: str
 
+    @classmethod
+    def of(cls, version: ModelVersion) -> "ModelRef":
+        return cls(version.pk, version.version, version.artifact_path, version.artifact_sha256)
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -77,9 +81,11 @@ def model_ref_for_version(version: int) -> ModelRef | None:
     return ModelRef(*row) if row else None
 
 
-def load_model(ref: ModelRef) -> LoadedModel:
-    """Load (sha256-verified), trace and warm up a version's model."""
-    _configure_tensorflow()
+def load_model(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
+    """Load (sha256-verified), trace and warm up a version's model. `threads`:
+    TensorFlow's threads if this is the process's first use of it (default
+    PREDICTOR_THREADS)."""
+    _configure_tensorflow(threads or settings.PREDICTOR_THREADS)
     import tensorflow as tf
 
     try:
@@ -108,16 +114,17 @@ def load_model(ref: ModelRef) -> LoadedModel:
 _tensorflow_configured = False
 
 
-def _configure_tensorflow() -> None:
-    """Limit TensorFlow's threads per process before its first operation: web
-    processes run side by side, and one image is too small to split."""
+def _configure_tensorflow(threads: int) -> None:
+    """Set TensorFlow's threads per process before its first operation: web
+    processes run side by side and one image is too small to split, while a
+    batch worker splits its large arrays across the cores."""
     global _tensorflow_configured
     if _tensorflow_configured:
         return
     import tensorflow as tf
 
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(settings.PREDICTOR_THREADS)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
         pass  # TensorFlow already ran in this process (tests, a worker): keep its setting
@@ -228,6 +235,23 @@ class Predictor:
             and self._failed[0] == ref
             and self._clock() - self._failed[1] < 30.0
         )
+
+
+_by_sha: dict[str, LoadedModel] = {}
+_by_sha_lock = threading.Lock()
+
+
+def model_for_version(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
+    """A given version's model, kept loaded for the next batch that asks
+    (the two most recently used versions stay in memory)."""
+    with _by_sha_lock:
+        loaded = _by_sha.pop(ref.artifact_sha256, None)
+        if loaded is None:
+            loaded = load_model(ref, threads=threads)
+        _by_sha[ref.artifact_sha256] = loaded  # most recent last
+        while len(_by_sha) > 2:
+            del _by_sha[next(iter(_by_sha))]
+    return LoadedModel(ref=ref, infer=loaded.infer)
 
 
 _predictor: Predictor | None = None

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, QuerySet
 
-from recognizer.models import Submission, session_hash
+from recognizer.models import InferenceBatch, Submission, session_hash
 
 
 def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
@@ -59,3 +59,13 @@ def submissions_filtered(
     if created_before is not None:
         submissions = submissions.filter(created_at__lt=created_before)
     return submissions
+
+
+def batches_visible_to(user: AbstractBaseUser) -> QuerySet[InferenceBatch]:
+    """Staff see every batch; a token user their own."""
+    batches = InferenceBatch.objects.select_related("model_version").defer("payload")
+    if user.is_staff:
+        return batches
+    if user.is_authenticated:
+        return batches.filter(created_by=user)
+    return batches.none()

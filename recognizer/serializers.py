@@ -6,7 +6,7 @@ import numpy as np
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
-from recognizer.models import Submission, SubmissionSource
+from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
 from recognizer.preprocessing import to_uint8
 
 
@@ -103,3 +103,60 @@ class SubmissionFilterSerializer(serializers.Serializer):
     )
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+
+class BatchJsonRequestSerializer(serializers.Serializer):
+    """A JSON batch: the items are checked one by one by the worker, so a bad
+    item becomes that item's error; only the list itself is checked here."""
+
+    items = serializers.JSONField(
+        help_text='[{"image": "<base64 or data URL>"} or {"pixels": [[...]]}, optional "ref"]'
+    )
+    callback_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class BatchUploadRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=".npy / .npz of N x 28 x 28 uint8, or a .zip of PNGs")
+    callback_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    model_version = serializers.IntegerField(source="model_version.version")
+    progress = serializers.FloatField()
+
+    class Meta:
+        model = InferenceBatch
+        fields = [
+            "id",
+            "status",
+            "total",
+            "processed",
+            "failed_items",
+            "progress",
+            "model_version",
+            "images_per_second",
+            "input_format",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "attempts",
+            "callback_url",
+            "callback_status",
+        ]
+        read_only_fields = fields
+
+
+class BatchResultSerializer(serializers.ModelSerializer):
+    prediction_id = serializers.IntegerField(source="submission_id", allow_null=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BatchResult
+        fields = ["index", "ref", "digit", "confidence", "probabilities", "error", "prediction_id"]
+        read_only_fields = fields
+
+    def get_error(self, result: BatchResult) -> dict[str, str] | None:
+        if not result.error_code:
+            return None
+        return {"code": result.error_code, "message": result.error_message}

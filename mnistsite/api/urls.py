@@ -5,5 +5,5 @@ from django.urls import include, path
 app_name = "api"
 
 urlpatterns = [
-    path("", include("recognizer.api_urls")),
+    path("", include("recognizer.api.urls")),
 ]

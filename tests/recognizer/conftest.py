@@ -14,9 +14,9 @@ from training.models import ModelVersion
 _loaded_by_sha: dict[str, LoadedModel] = {}
 
 
-def cached_load(ref: ModelRef) -> LoadedModel:
+def cached_load(ref: ModelRef, **kwargs: object) -> LoadedModel:
     if ref.artifact_sha256 not in _loaded_by_sha:
-        _loaded_by_sha[ref.artifact_sha256] = load_model(ref)
+        _loaded_by_sha[ref.artifact_sha256] = load_model(ref, **kwargs)
     return LoadedModel(ref=ref, infer=_loaded_by_sha[ref.artifact_sha256].infer)
 
 

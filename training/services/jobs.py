@@ -8,16 +8,12 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
+from mnistsite.queueing import BrokerUnavailable, enqueue
 from training.models import JobStatus, TrainingJob
 from training.params import params_resolve
 
 logger = logging.getLogger(__name__)
-
-
-class BrokerUnavailable(Exception):
-    """The job could not be handed to a worker; it was marked failed."""
 
 
 def job_create(
@@ -54,11 +50,11 @@ def _enqueue(job: TrainingJob) -> None:
     from training.tasks import train_job_task
 
     try:
-        train_job_task.apply_async(args=[job.pk], task_id=job.celery_task_id)
-    except (KombuOperationalError, OSError) as exc:
-        logger.error("could not enqueue training job %s: %r", job.pk, exc)
+        enqueue(train_job_task, args=[job.pk], task_id=job.celery_task_id)
+    except BrokerUnavailable as exc:
+        logger.error("could not enqueue training job %s: %r", job.pk, exc.__cause__)
         job_fail(job_id=job.pk, error="Could not be queued: the message broker is not answering.")
-        raise BrokerUnavailable("the message broker is not answering; try again shortly") from exc
+        raise
 
 
 def job_claim(*, job_id: int) -> bool:

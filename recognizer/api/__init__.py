@@ -1,0 +1,1 @@
+"""The recognizer's REST API: predictions and inference batches."""

@@ -1,0 +1,224 @@
+"""Inference batches over the API: create (202 before any inference), status
+and progress, results as JSON pages or CSV, cancel."""
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from mnistsite.api.access import IsStaffOrToken, UserThrottle
+from mnistsite.api.errors import ApiError, enforce_body_limit
+from mnistsite.queueing import BrokerUnavailable
+from recognizer.api.predictions import model_unavailable
+from recognizer.batch_inputs import BatchInputError, json_payload
+from recognizer.models import BatchResult, InferenceBatch
+from recognizer.predictor import NoActiveModel
+from recognizer.selectors import batches_visible_to
+from recognizer.serializers import (
+    BatchJsonRequestSerializer,
+    BatchResultSerializer,
+    BatchSerializer,
+    BatchUploadRequestSerializer,
+)
+from recognizer.services.batches import batch_cancel, batch_create
+
+CSV_COLUMNS = ["index", "ref", "digit", "confidence", *[f"p{digit}" for digit in range(10)],
+               "error_code", "error_message", "prediction_id"]  # fmt: skip
+
+
+class BatchListCreateApi(ListAPIView):
+    """POST: a batch of up to 10,000 images, answered 202 at once; a worker
+    does the inference. GET: your batches (staff: everyone's)."""
+
+    permission_classes = [IsStaffOrToken]
+    throttle_classes = [UserThrottle]
+    serializer_class = BatchSerializer
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "POST":
+            enforce_body_limit(request, settings.BATCH_MAX_UPLOAD_BYTES)
+        super().initial(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return batches_visible_to(self.request.user)
+
+    def post(self, request: Request) -> Response:
+        payload, input_format, callback_url = _payload_from(request)
+        try:
+            batch = batch_create(
+                created_by=request.user,
+                payload=payload,
+                input_format=input_format,
+                callback_url=callback_url,
+            )
+        except BatchInputError as exc:
+            raise ApiError(status_code=400, code=exc.code, message=exc.message) from None
+        except NoActiveModel as exc:
+            raise model_unavailable(exc) from None
+        except BrokerUnavailable:
+            raise ApiError(
+                status_code=503,
+                code="broker_unavailable",
+                message="The task queue is not answering, so the batch cannot start; "
+                "try again shortly.",
+            ) from None
+        batch.refresh_from_db()
+        url = reverse("api:batch-detail", args=[batch.pk], request=request)
+        return Response(
+            BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
+        )
+
+
+def _payload_from(request: Request) -> tuple[bytes, str, str]:
+    """(payload, format, callback_url) from a JSON body or a file upload."""
+    if request.content_type.startswith("multipart/"):
+        body = BatchUploadRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        payload = upload.read()
+        input_format = _upload_format(upload.name or "", payload)
+    else:
+        body = BatchJsonRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            payload = json_payload(body.validated_data["items"])
+        except BatchInputError as exc:
+            raise ApiError(
+                status_code=400,
+                code=exc.code,
+                message=exc.message,
+                details={"items": [exc.message]},
+            ) from None
+        input_format = "json"
+    callback_url = body.validated_data.get("callback_url", "")
+    if callback_url:
+        _check_callback(callback_url)
+    return payload, input_format, callback_url
+
+
+def _upload_format(name: str, payload: bytes) -> str:
+    lowered = name.lower()
+    for extension in ("npy", "npz", "zip"):
+        if lowered.endswith(f".{extension}"):
+            return extension
+    if payload.startswith(b"\x93NUMPY"):
+        return "npy"
+    raise ApiError(
+        status_code=400,
+        code="unsupported_format",
+        message="Upload a .npy or .npz array (N x 28 x 28 uint8) or a .zip of PNG files.",
+    )
+
+
+def _check_callback(url: str) -> None:
+    if not settings.BATCH_CALLBACKS_ENABLED:
+        raise ApiError(
+            status_code=400,
+            code="callbacks_disabled",
+            message="This server does not make callbacks (BATCH_CALLBACKS_ENABLED is off).",
+            details={"callback_url": ["Callbacks are disabled on this server."]},
+        )
+    if not url.lower().startswith(("http://", "https://")):
+        raise ApiError(
+            status_code=400,
+            code="invalid",
+            message="callback_url: only http and https URLs are called.",
+            details={"callback_url": ["Only http and https URLs are called."]},
+        )
+
+
+class BatchDetailApi(RetrieveAPIView):
+    permission_classes = [IsStaffOrToken]
+    serializer_class = BatchSerializer
+
+    def get_queryset(self):
+        return batches_visible_to(self.request.user)
+
+
+class ResultsCsvRenderer(BaseRenderer):
+    """`?format=csv`: the whole result list as a download. Errors (a dict
+    with `code`) come out as a two-line CSV too."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if isinstance(data, dict) and "code" in data:
+            writer.writerows([["code", "message"], [data["code"], data.get("message", "")]])
+        return buffer.getvalue()
+
+
+class BatchResultsApi(ListAPIView):
+    """One result per item, in item order: JSON pages, or `?format=csv`."""
+
+    permission_classes = [IsStaffOrToken]
+    serializer_class = BatchResultSerializer
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, ResultsCsvRenderer]
+
+    def get_queryset(self):
+        batch = get_object_or_404(batches_visible_to(self.request.user), pk=self.kwargs["pk"])
+        return BatchResult.objects.filter(batch=batch).order_by("index")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response | StreamingHttpResponse:
+        if request.accepted_renderer.format != "csv":
+            return super().list(request, *args, **kwargs)
+        results = self.get_queryset()
+        response = StreamingHttpResponse(_csv_rows(results), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="batch-{self.kwargs["pk"]}-results.csv"'
+        )
+        return response
+
+
+def _csv_rows(results: QuerySet[BatchResult]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    for result in results.iterator(chunk_size=2000):
+        probabilities = result.probabilities or [""] * 10
+        writer.writerow(
+            [result.index, result.ref, "" if result.digit is None else result.digit,
+             "" if result.confidence is None else result.confidence, *probabilities,
+             result.error_code, result.error_message, result.submission_id or ""]
+        )  # fmt: skip
+        yield flush()
+
+
+class BatchCancelApi(APIView):
+    """A queued batch is cancelled at once; a running one stops after its
+    current chunk of items and keeps the results it has."""
+
+    permission_classes = [IsStaffOrToken]
+
+    def post(self, request: Request, pk: int) -> Response:
+        batch = get_object_or_404(batches_visible_to(request.user), pk=pk)
+        if batch.status in InferenceBatch.FINISHED:
+            raise ApiError(
+                status_code=409,
+                code="already_finished",
+                message=f"The batch has already ended ({batch.status}).",
+            )
+        return Response(BatchSerializer(batch_cancel(batch_id=batch.pk)).data)

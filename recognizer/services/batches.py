@@ -1,0 +1,272 @@
+"""The inference batch's life: create and enqueue, claim, run in chunks,
+finish, cancel, resume after a dead worker, call back."""
+
+import contextlib
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from itertools import islice
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from mnistsite.queueing import BrokerUnavailable, enqueue
+from recognizer.batch_inputs import BatchItem, batch_inspect, batch_items
+from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
+from recognizer.predictor import LoadedModel, ModelRef, NoActiveModel, model_for_version
+from recognizer.preprocessing import ImageLimits, to_uint8
+from recognizer.services.predictions import Prediction, prediction_from_probabilities
+from training.models import JobStatus
+from training.selectors import active_version
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 500
+
+
+def batch_create(
+    *,
+    created_by: AbstractBaseUser,
+    payload: bytes,
+    input_format: str,
+    callback_url: str = "",
+) -> InferenceBatch:
+    """Check the container (BatchInputError, nothing stored), pin the active
+    version, store the batch and enqueue it once committed. Raises
+    NoActiveModel, and BrokerUnavailable when the message cannot be sent (the
+    batch is then failed, not left queued without a message)."""
+    total = batch_inspect(payload, input_format)
+    version = active_version()
+    if version is None:
+        raise NoActiveModel("No model version is active.")
+    with transaction.atomic():
+        batch = InferenceBatch.objects.create(
+            created_by=created_by,
+            model_version=version,
+            input_format=input_format,
+            payload=payload,
+            total=total,
+            celery_task_id=str(uuid.uuid4()),
+            callback_url=callback_url,
+            callback_status="pending" if callback_url else "",
+        )
+        transaction.on_commit(lambda: _enqueue(batch))
+    return batch
+
+
+def _enqueue(batch: InferenceBatch) -> None:
+    from recognizer.tasks import batch_run_task
+
+    try:
+        enqueue(batch_run_task, args=[batch.pk], task_id=batch.celery_task_id)
+    except BrokerUnavailable as exc:
+        logger.error("could not enqueue batch %s: %r", batch.pk, exc.__cause__)
+        _finish(batch.pk, JobStatus.FAILED, "Could not be queued: the broker is not answering.")
+        raise
+
+
+def batch_claim(*, batch_id: int) -> bool:
+    """queued -> running, only if still queued: a second delivery of the same
+    message does nothing."""
+    now = timezone.now()
+    claimed = InferenceBatch.objects.filter(pk=batch_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        started_at=Coalesce("started_at", Value(now)),  # a resumed batch keeps its start
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return claimed == 1
+
+
+def batch_run(*, batch_id: int) -> str | None:
+    """Run a claimed batch to the end, resuming after the items that already
+    have a result. Returns the final status, or None if not claimed."""
+    if not batch_claim(batch_id=batch_id):
+        return None
+    batch = InferenceBatch.objects.select_related("model_version").get(pk=batch_id)
+    try:
+        model = model_for_version(
+            ModelRef.of(batch.model_version), threads=settings.INFERENCE_BATCH_THREADS
+        )
+        done = frozenset(batch.results.values_list("index", flat=True))
+        items = batch_items(
+            bytes(batch.payload),
+            batch.input_format,
+            ImageLimits(max_bytes=settings.PREDICTION_MAX_IMAGE_BYTES),
+            skip=done,
+        )
+        started, counted = time.perf_counter(), 0
+        while chunk := list(islice(items, CHUNK_SIZE)):
+            _record_chunk(batch, model, chunk)
+            counted += len(chunk)
+            rate = counted / max(time.perf_counter() - started, 1e-6)
+            if not _record_progress(batch_id, rate):
+                break  # cancel asked for, or no longer ours
+    except Exception as exc:
+        logger.exception("batch %s failed", batch_id)
+        _finish(batch_id, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        return JobStatus.FAILED
+    cancelled = InferenceBatch.objects.filter(pk=batch_id, cancel_requested=True).exists()
+    status = JobStatus.CANCELLED if cancelled else JobStatus.SUCCEEDED
+    _finish(batch_id, status)
+    return status
+
+
+def _record_chunk(batch: InferenceBatch, model: LoadedModel, chunk: list[BatchItem]) -> None:
+    """Predict the chunk's good items in one call, then store every item's
+    result (and each good item's submission) in one transaction."""
+    good = [item for item in chunk if item.digit_input is not None]
+    probabilities = (
+        model.infer(np.stack([item.digit_input.image28 for item in good]).astype(np.float32))
+        if good
+        else np.zeros((0, 10), dtype=np.float32)
+    )
+    started = time.perf_counter()
+    predictions = {
+        item.index: prediction_from_probabilities(row, model=model, started=started)
+        for item, row in zip(good, probabilities, strict=True)
+    }
+    with transaction.atomic():
+        submissions = Submission.objects.bulk_create(
+            [
+                Submission(
+                    source=SubmissionSource.BATCH,
+                    image=item.digit_input.original,
+                    image_format=item.digit_input.image_format,
+                    preprocessed=to_uint8(item.digit_input.image28).tobytes(),
+                    digit=predictions[item.index].digit,
+                    confidence=predictions[item.index].confidence,
+                    probabilities=predictions[item.index].probabilities,
+                    model_version_id=model.ref.pk,
+                    latency_ms=0.0,
+                    user_id=batch.created_by_id,
+                )
+                for item in good
+            ]
+        )
+        submission_for = dict(zip([item.index for item in good], submissions, strict=True))
+        BatchResult.objects.bulk_create(
+            [_result(batch, item, predictions, submission_for) for item in chunk]
+        )
+        failed = len(chunk) - len(good)
+        InferenceBatch.objects.filter(pk=batch.pk).update(
+            processed=F("processed") + len(chunk), failed_items=F("failed_items") + failed
+        )
+
+
+def _result(
+    batch: InferenceBatch,
+    item: BatchItem,
+    predictions: dict[int, Prediction],
+    submission_for: dict[int, Submission],
+) -> BatchResult:
+    if item.digit_input is None:
+        return BatchResult(
+            batch=batch,
+            index=item.index,
+            ref=item.ref,
+            error_code=item.error.code,
+            error_message=item.error.message[:500],
+        )
+    prediction = predictions[item.index]
+    return BatchResult(
+        batch=batch,
+        index=item.index,
+        ref=item.ref,
+        submission=submission_for[item.index],
+        digit=prediction.digit,
+        confidence=prediction.confidence,
+        probabilities=prediction.probabilities,
+    )
+
+
+def _record_progress(batch_id: int, images_per_second: float) -> bool:
+    """Heartbeat and throughput; False when the batch should stop."""
+    return (
+        InferenceBatch.objects.filter(
+            pk=batch_id, status=JobStatus.RUNNING, cancel_requested=False
+        ).update(heartbeat_at=timezone.now(), images_per_second=round(images_per_second, 1))
+        == 1
+    )
+
+
+def _finish(batch_id: int, status: str, error: str = "") -> bool:
+    """An unfinished batch -> a final status; the upload is dropped (the
+    results hold what is kept); the callback, if any, is sent."""
+    finished = (
+        InferenceBatch.objects.filter(pk=batch_id)
+        .exclude(status__in=InferenceBatch.FINISHED)
+        .update(status=status, finished_at=timezone.now(), error=error[:10_000], payload=b"")
+        == 1
+    )
+    if finished:
+        transaction.on_commit(lambda: _send_callback(batch_id))
+    return finished
+
+
+def batch_cancel(*, batch_id: int) -> InferenceBatch:
+    """A queued batch is cancelled at once; a running one stops after its
+    current chunk, keeping the results it has."""
+    with transaction.atomic():
+        InferenceBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING).update(
+            cancel_requested=True
+        )
+        queued = InferenceBatch.objects.filter(pk=batch_id, status=JobStatus.QUEUED)
+        if queued.update(cancel_requested=True):
+            _finish(batch_id, JobStatus.CANCELLED)
+    return InferenceBatch.objects.get(pk=batch_id)
+
+
+def batches_resume_stale(
+    *, stale_after: timedelta, max_attempts: int, now: datetime | None = None
+) -> tuple[int, int]:
+    """Running batches whose worker stopped beating: queued again (they resume
+    after their last stored chunk), or failed after `max_attempts`. Returns
+    (resumed, failed)."""
+    now = now or timezone.now()
+    stale = InferenceBatch.objects.filter(
+        status=JobStatus.RUNNING, heartbeat_at__lt=now - stale_after
+    )
+    resumed = failed = 0
+    for batch_id, attempts in stale.values_list("pk", "attempts"):
+        if attempts >= max_attempts:
+            reason = (
+                f"Its worker stopped {attempts} times (no heartbeat for over "
+                f"{int(stale_after.total_seconds())} s); given up."
+            )
+            failed += _finish(batch_id, JobStatus.FAILED, reason)
+            continue
+        task_id = str(uuid.uuid4())
+        requeued = stale.filter(pk=batch_id).update(status=JobStatus.QUEUED, celery_task_id=task_id)
+        if requeued:
+            resumed += 1
+            batch = InferenceBatch(pk=batch_id, celery_task_id=task_id)
+            with contextlib.suppress(BrokerUnavailable):  # _enqueue failed it, with the reason
+                _enqueue(batch)
+    return resumed, failed
+
+
+def _send_callback(batch_id: int) -> None:
+    if not settings.BATCH_CALLBACKS_ENABLED:
+        return
+    if not InferenceBatch.objects.filter(pk=batch_id, callback_status="pending").exists():
+        return
+    from recognizer.tasks import batch_callback_task
+
+    try:
+        enqueue(batch_callback_task, args=[batch_id], task_id=str(uuid.uuid4()))
+    except BrokerUnavailable:
+        logger.error("could not enqueue the callback of batch %s", batch_id)
+        InferenceBatch.objects.filter(pk=batch_id).update(callback_status="failed")
+
+
+def batch_callback_record(*, batch_id: int, delivered: bool) -> None:
+    InferenceBatch.objects.filter(pk=batch_id, callback_status="pending").update(
+        callback_status="delivered" if delivered else "failed"
+    )
