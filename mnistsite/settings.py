@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "mnistsite",
     "training",
     "recognizer",
@@ -249,6 +251,7 @@ REST_FRAMEWORK = {
     # identity by sending the header (DRF's default trusts it).
     "NUM_PROXIES": env_int("THROTTLE_NUM_PROXIES", 0, minimum=0),
     "EXCEPTION_HANDLER": "mnistsite.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "mnistsite.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -256,6 +259,26 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mnistsite API",
+    "DESCRIPTION": (
+        "Handwritten digit recognition: single predictions, inference batches, model "
+        "versions and training jobs. Errors are JSON objects with a machine-readable "
+        "`code`, a human `message` and per-field `details`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mnistsite.api.schema.add_default_error_response",
+    ],
 }
 
 # --- Predictions ------------------------------------------------------------

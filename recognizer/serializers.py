@@ -4,12 +4,26 @@ from typing import Any
 
 import numpy as np
 from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
 from recognizer.preprocessing import to_uint8
 
+_ROW = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
+        "minItems": 28, "maxItems": 28}  # fmt: skip
+PIXELS_SCHEMA = {
+    "type": "array",
+    "items": _ROW,
+    "minItems": 28,
+    "maxItems": 28,
+    "description": "28 rows of 28 ints 0-255, MNIST convention (light digit on black).",
+}
 
+
+@extend_schema_field(OpenApiTypes.STR)
 class ImageInputField(serializers.Field):
     """An uploaded file (multipart) or a base64 / data URL string (JSON)."""
 
@@ -28,11 +42,19 @@ class ImageInputField(serializers.Field):
         return data
 
 
+@extend_schema_field(PIXELS_SCHEMA)
+class PixelsField(serializers.JSONField):
+    """Checked cell by cell by recognizer.preprocessing.pixels_to_mnist, whose
+    messages say which row is wrong."""
+
+
 class PredictionRequestSerializer(serializers.Serializer):
-    image = ImageInputField(required=False)
-    # Checked cell by cell by recognizer.preprocessing.pixels_to_mnist, whose
-    # messages say which row is wrong.
-    pixels = serializers.JSONField(required=False, binary=False)
+    image = ImageInputField(
+        required=False,
+        help_text="PNG, JPEG or WebP as base64 or a data: URL; dark ink on a light or "
+        "transparent background, up to 4096x4096.",
+    )
+    pixels = PixelsField(required=False, binary=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("image" in attrs) == ("pixels" in attrs):
@@ -46,6 +68,9 @@ class PredictionRequestSerializer(serializers.Serializer):
 class PredictionQuerySerializer(serializers.Serializer):
     include = serializers.MultipleChoiceField(choices=["preprocessed"], required=False)
     preview = serializers.BooleanField(required=False, default=False)
+    model_version = serializers.IntegerField(
+        required=False, min_value=1, help_text="predict with this version (token or staff)"
+    )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # ?include=preprocessed,other -> a list, as MultipleChoiceField expects.
@@ -63,18 +88,45 @@ def preprocessed_rows(image28: np.ndarray) -> list[list[int]]:
     return to_uint8(image28).tolist()
 
 
+class PredictionUploadSerializer(serializers.Serializer):
+    """The multipart form of a prediction request."""
+
+    image = serializers.FileField(help_text="A PNG, JPEG or WebP file.")
+
+
+@extend_schema_field({"type": "array", "items": _ROW, "minItems": 28, "maxItems": 28})
+class PreprocessedField(serializers.ListField):
+    """The 28x28 image the model saw, taken from the serializer's context
+    (`preprocessed`): present only when the client asked with
+    `?include=preprocessed`."""
+
+    def get_attribute(self, instance: Any) -> list[list[int]]:
+        rows = self.context.get("preprocessed")
+        if rows is None:
+            raise SkipField()
+        return rows
+
+
 class PreviewSerializer(serializers.Serializer):
     """A prediction that was not stored (live preview while drawing)."""
 
-    digit = serializers.IntegerField()
-    confidence = serializers.FloatField()
-    probabilities = serializers.ListField(child=serializers.FloatField())
+    digit = serializers.IntegerField(min_value=0, max_value=9)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1), min_length=10, max_length=10
+    )
     model_version = serializers.IntegerField()
+    preprocessed = PreprocessedField(required=False)
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
     model_version = serializers.IntegerField(source="model_version.version")
-    is_correct = serializers.BooleanField(allow_null=True)
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=1), min_length=10, max_length=10
+    )
+    is_correct = serializers.BooleanField(
+        allow_null=True, help_text="By the feedback label; null while nobody has said."
+    )
 
     class Meta:
         model = Submission
@@ -91,6 +143,16 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "feedback_at",
             "is_correct",
         ]
+        read_only_fields = fields
+
+
+class PredictionSerializer(SubmissionSerializer):
+    """A stored prediction as the create call answers it."""
+
+    preprocessed = PreprocessedField(required=False)
+
+    class Meta(SubmissionSerializer.Meta):
+        fields = [*SubmissionSerializer.Meta.fields, "preprocessed"]
         read_only_fields = fields
 
 

@@ -12,6 +12,11 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from recognizer import predictor as predictor_module
+from recognizer.predictor import LoadedModel, ModelRef, load_model, reset_predictor
+from training.bundle import bundled_model_install
+from training.models import ModelVersion
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,11 +30,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class HttpsClient(Client):
-    """Tests run with production's settings, which redirect plain HTTP."""
+    """Tests run with production's settings, which redirect plain HTTP. Every
+    API response is checked against the OpenAPI schema."""
 
     def generic(self, *args, **kwargs):
         kwargs["secure"] = True
         return super().generic(*args, **kwargs)
+
+    def request(self, **request):
+        response = super().request(**request)
+        from tests.openapi import check_response_against_schema
+
+        check_response_against_schema(response)
+        return response
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +124,39 @@ def start_celery_worker(transactional_db) -> Iterator[Callable[..., str]]:
         if process.returncode not in (0, -15):
             print(log.read_text()[-3000:])
         log.unlink(missing_ok=True)
+
+
+# The bundled model's traced inference, loaded once per test session: every
+# test installs it afresh (new rows), but the file and so the model are the same.
+_loaded_by_sha: dict[str, LoadedModel] = {}
+
+
+def cached_load(ref: ModelRef, **kwargs: object) -> LoadedModel:
+    if ref.artifact_sha256 not in _loaded_by_sha:
+        _loaded_by_sha[ref.artifact_sha256] = load_model(ref, **kwargs)
+    return LoadedModel(ref=ref, infer=_loaded_by_sha[ref.artifact_sha256].infer)
+
+
+@pytest.fixture(autouse=True)
+def fresh_predictor(monkeypatch) -> Iterator[None]:
+    """Each test starts with a process that has loaded no model."""
+    monkeypatch.setattr(predictor_module, "load_model", cached_load)
+    reset_predictor()
+    yield
+    reset_predictor()
+
+
+@pytest.fixture
+def active_model(settings, tmp_path) -> ModelVersion:
+    """The real bundled model (trained, 99.6 % on MNIST), active as version 1."""
+    settings.MODEL_STORE_DIR = tmp_path / "models"
+    return bundled_model_install()
+
+
+@pytest.fixture(autouse=True)
+def clear_throttle_counters() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from training.models import LabelledSample, ModelVersion
+from training.models import LabelledSample, ModelVersion, TrainingJob
 
 
 def active_version() -> ModelVersion | None:
@@ -18,3 +18,12 @@ def labelled_samples_for_training() -> tuple[np.ndarray, np.ndarray]:
     for index, (image, _) in enumerate(rows):
         images[index] = np.frombuffer(bytes(image), dtype=np.uint8).reshape(28, 28)
     return images, np.array([label for _, label in rows], dtype=np.uint8)
+
+
+def training_jobs_filtered(*, status: str | None = None, preset: str | None = None):
+    jobs = TrainingJob.objects.select_related("requested_by", "model_version")
+    if status:
+        jobs = jobs.filter(status=status)
+    if preset:
+        jobs = jobs.filter(preset=preset)
+    return jobs

@@ -10,6 +10,14 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
@@ -20,6 +28,7 @@ from rest_framework.views import APIView
 
 from mnistsite.api.access import IsStaffOrToken, UserThrottle
 from mnistsite.api.errors import ApiError, enforce_body_limit
+from mnistsite.api.schema import error_responses
 from mnistsite.queueing import BrokerUnavailable
 from recognizer.api.predictions import model_unavailable
 from recognizer.batch_inputs import BatchInputError, json_payload
@@ -54,6 +63,38 @@ class BatchListCreateApi(ListAPIView):
     def get_queryset(self):
         return batches_visible_to(self.request.user)
 
+    @extend_schema(summary="List your inference batches", responses={
+        200: BatchSerializer(many=True), **error_responses(401, 403)})  # fmt: skip
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Start an inference batch",
+        description=(
+            "Up to 10,000 images: a JSON list of items, an uploaded `.npy` / `.npz` "
+            "(N x 28 x 28 uint8) or a `.zip` of PNG files. Answered `202` before any "
+            "inference; poll the batch, then read its results. A bad item gets its own "
+            "error in the results and does not fail the batch."
+        ),
+        request={
+            "application/json": BatchJsonRequestSerializer,
+            "multipart/form-data": BatchUploadRequestSerializer,
+        },
+        responses={202: BatchSerializer, **error_responses(400, 401, 403, 413, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Two items",
+                request_only=True,
+                media_type="application/json",
+                value={
+                    "items": [
+                        {"image": "data:image/png;base64,iVBORw0...", "ref": "a-1"},
+                        {"pixels": [[0] * 28] * 28, "ref": "a-2"},
+                    ]
+                },
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         payload, input_format, callback_url = _payload_from(request)
         try:
@@ -139,6 +180,12 @@ def _check_callback(url: str) -> None:
         )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="A batch's status and progress",
+        responses={200: BatchSerializer, **error_responses(401, 403, 404)},
+    )
+)
 class BatchDetailApi(RetrieveAPIView):
     permission_classes = [IsStaffOrToken]
     serializer_class = BatchSerializer
@@ -173,6 +220,21 @@ class BatchResultsApi(ListAPIView):
     def get_queryset(self):
         batch = get_object_or_404(batches_visible_to(self.request.user), pk=self.kwargs["pk"])
         return BatchResult.objects.filter(batch=batch).order_by("index")
+
+    @extend_schema(
+        summary="A batch's results, one per item",
+        description="JSON pages in item order, or the whole list as CSV with `?format=csv`.",
+        parameters=[
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv: a download")
+        ],
+        responses={
+            (200, "application/json"): BatchResultSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="A CSV download"),
+            **error_responses(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response | StreamingHttpResponse:
         if request.accepted_renderer.format != "csv":
@@ -213,6 +275,11 @@ class BatchCancelApi(APIView):
 
     permission_classes = [IsStaffOrToken]
 
+    @extend_schema(
+        summary="Cancel a batch",
+        request=None,
+        responses={200: BatchSerializer, **error_responses(401, 403, 404, 409)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk)
         if batch.status in InferenceBatch.FINISHED:

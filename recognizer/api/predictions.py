@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from mnistsite.api.access import AnonThrottle, IsStaffOrToken, PreviewThrottle, UserThrottle
 from mnistsite.api.errors import ApiError, PayloadTooLarge, enforce_body_limit
+from mnistsite.api.schema import error_responses
 from recognizer.inputs import (
     DigitInput,
     input_from_base64,
@@ -20,7 +22,13 @@ from recognizer.inputs import (
     input_from_pixels,
 )
 from recognizer.models import Submission, SubmissionSource
-from recognizer.predictor import ModelUnavailable, NoActiveModel
+from recognizer.predictor import (
+    LoadedModel,
+    ModelUnavailable,
+    NoActiveModel,
+    model_for_version,
+    model_ref_for_version,
+)
 from recognizer.preprocessing import ImageLimits, PreprocessingError
 from recognizer.selectors import (
     submission_is_owned_by,
@@ -31,6 +39,8 @@ from recognizer.serializers import (
     FeedbackSerializer,
     PredictionQuerySerializer,
     PredictionRequestSerializer,
+    PredictionSerializer,
+    PredictionUploadSerializer,
     PreviewSerializer,
     SubmissionFilterSerializer,
     SubmissionSerializer,
@@ -102,6 +112,14 @@ class PredictionListCreateApi(ListAPIView):
             enforce_body_limit(request, request_body_limit())
         super().initial(request, *args, **kwargs)
 
+    @extend_schema(
+        summary="List stored predictions",
+        parameters=[SubmissionFilterSerializer],
+        responses={200: SubmissionSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         filters = SubmissionFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
@@ -109,6 +127,61 @@ class PredictionListCreateApi(ListAPIView):
             submissions_visible_to(self.request.user), **filters.validated_data
         )
 
+    @extend_schema(
+        summary="Recognise one digit",
+        description=(
+            "Send a drawing (base64 / data URL in JSON, or a multipart file) or a 28x28 "
+            "pixel array. `201`: stored as a prediction. With `?preview=true`: `200`, "
+            "nothing stored (live guesses while drawing)."
+        ),
+        parameters=[PredictionQuerySerializer],
+        request={
+            "application/json": PredictionRequestSerializer,
+            "multipart/form-data": PredictionUploadSerializer,
+        },
+        responses={
+            201: PredictionSerializer,
+            200: OpenApiResponse(PreviewSerializer, description="A preview: not stored."),
+            **error_responses(400, 403, 404, 413, 429, 503),
+        },
+        examples=[
+            OpenApiExample(
+                "A stored prediction",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "id": 42,
+                    "digit": 7,
+                    "confidence": 0.9981,
+                    "probabilities": [
+                        0.0,
+                        0.0002,
+                        0.0011,
+                        0.0003,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.9981,
+                        0.0001,
+                        0.0002,
+                    ],
+                    "model_version": 1,
+                    "created_at": "2026-11-25T17:20:00Z",
+                    "source": "api",
+                    "latency_ms": 3.1,
+                    "feedback_label": None,
+                    "feedback_at": None,
+                    "is_correct": None,
+                },
+            ),
+            OpenApiExample(
+                "A blank drawing",
+                response_only=True,
+                status_codes=["400"],
+                value={"code": "no_ink", "message": "The image has no ink.", "details": {}},
+            ),
+        ],
+    )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
         query = PredictionQuerySerializer(data=request.query_params)
@@ -116,24 +189,46 @@ class PredictionListCreateApi(ListAPIView):
         body = PredictionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         digit_input = digit_input_from(body.validated_data)
+        model = _chosen_model(request, query.validated_data.get("model_version"))
         try:
-            prediction = predict(digit_input, started=started)
+            prediction = predict(digit_input, started=started, model=model)
         except (NoActiveModel, ModelUnavailable) as exc:
             raise model_unavailable(exc) from None
-        if query.validated_data["preview"]:
-            answer, status_code = PreviewSerializer(prediction).data, status.HTTP_200_OK
-        else:
-            submission = submission_create(
-                digit_input=digit_input,
-                prediction=prediction,
-                source=_source(request),
-                user=request.user,
-                session_key=request.session.session_key,
-            )
-            answer, status_code = SubmissionSerializer(submission).data, status.HTTP_201_CREATED
+        context = {}
         if "preprocessed" in query.validated_data.get("include", ()):
-            answer["preprocessed"] = preprocessed_rows(digit_input.image28)
-        return Response(answer, status=status_code)
+            context["preprocessed"] = preprocessed_rows(digit_input.image28)
+        if query.validated_data["preview"]:
+            return Response(PreviewSerializer(prediction, context=context).data)
+        submission = submission_create(
+            digit_input=digit_input,
+            prediction=prediction,
+            source=_source(request),
+            user=request.user,
+            session_key=request.session.session_key,
+        )
+        return Response(
+            PredictionSerializer(submission, context=context).data, status=status.HTTP_201_CREATED
+        )
+
+
+def _chosen_model(request: Request, version: int | None) -> LoadedModel | None:
+    """`?model_version=N`: a given version instead of the active one, for
+    comparing versions side by side (tokens and staff only)."""
+    if version is None:
+        return None
+    if not IsStaffOrToken().has_permission(request, None):
+        raise ApiError(
+            status_code=403,
+            code="permission_denied",
+            message="Choosing the model version needs an API token or a staff account.",
+        )
+    ref = model_ref_for_version(version)
+    if ref is None:
+        raise ApiError(status_code=404, code="not_found", message=f"No model version {version}.")
+    try:
+        return model_for_version(ref)
+    except ModelUnavailable as exc:
+        raise model_unavailable(exc) from None
 
 
 def _source(request: Request) -> SubmissionSource:
@@ -149,6 +244,11 @@ class PredictionFeedbackApi(APIView):
 
     permission_classes = [permissions.AllowAny]  # ownership is checked below
 
+    @extend_schema(
+        summary="Say which digit it really was",
+        request=FeedbackSerializer,
+        responses={200: SubmissionSerializer, **error_responses(400, 403, 404)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         submission = get_object_or_404(Submission, pk=pk)
         if not (

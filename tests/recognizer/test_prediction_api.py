@@ -35,6 +35,7 @@ def test_a_drawn_one_is_recognised_and_stored(client, active_model):
     assert abs(sum(answer["probabilities"]) - 1) < 1e-3
     assert answer["confidence"] == max(answer["probabilities"])
     assert {"id", "created_at"} <= answer.keys()
+    assert "preprocessed" not in answer  # only when asked for
     stored = Submission.objects.get()
     assert stored.pk == answer["id"]
     assert stored.digit == 1 and stored.source == "api"
