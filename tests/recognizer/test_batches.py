@@ -383,10 +383,11 @@ def test_a_callback_must_be_http(integrator, active_model, settings):
     assert not InferenceBatch.objects.exists()
 
 
-def test_a_batch_goes_end_to_end_through_a_real_worker(
+def test_batches_go_end_to_end_through_a_real_worker(
     start_celery_worker, active_model, mnist_cache, django_user_model, monkeypatch, settings
 ):
-    """API -> broker -> `celery worker` process -> database, with the real model."""
+    """API -> broker -> `celery worker` process -> database, with the real
+    model, for each kind of upload: npy, JSON items and a ZIP of PNGs."""
     queue = start_celery_worker(
         MODEL_STORE_DIR=str(settings.MODEL_STORE_DIR), MNIST_CACHE_DIR=str(mnist_cache)
     )
@@ -397,20 +398,41 @@ def test_a_batch_goes_end_to_end_through_a_real_worker(
     user = django_user_model.objects.create_user(username="integrator", password="x" * 12)
     client = HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
     images, labels = mnist_digits(mnist_cache, 600)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr("seven.png", drawing_png(SEVEN))
+        writer.writestr("../escape.png", drawing_png(ONE))
+    archive.seek(0)
+    archive.name = "drawings.zip"
+    items = [{"pixels": image.tolist(), "ref": f"mnist-{index}"} for index, image in
+             enumerate(images[:20])] + [{"image": "%%%", "ref": "broken"}]  # fmt: skip
 
-    batch_id = client.post(URL, {"file": npy_upload(images)}).json()["id"]
+    npy_id = client.post(URL, {"file": npy_upload(images)}).json()["id"]
+    json_id = client.post(URL, {"items": items}, content_type="application/json").json()["id"]
+    zip_id = client.post(URL, {"file": archive}).json()["id"]
 
     def finished() -> bool:
-        return client.get(f"{URL}{batch_id}/").json()["status"] in {"succeeded", "failed"}
+        states = [client.get(f"{URL}{i}/").json()["status"] for i in (npy_id, json_id, zip_id)]
+        return all(state in {"succeeded", "failed", "cancelled"} for state in states)
 
-    assert wait_until(finished, timeout=90, interval=0.3)
-    status = client.get(f"{URL}{batch_id}/").json()
-    assert status["status"] == "succeeded", status
-    page = client.get(f"{URL}{batch_id}/results/?page=12").json()
+    assert wait_until(finished, timeout=120, interval=0.3)
+    for batch_id in (npy_id, json_id, zip_id):
+        assert client.get(f"{URL}{batch_id}/").json()["status"] == "succeeded"
+    page = client.get(f"{URL}{npy_id}/results/?page=12").json()
     assert page["count"] == 600 and len(page["results"]) == 50
     digits = (
-        BatchResult.objects.filter(batch_id=batch_id)
+        BatchResult.objects.filter(batch_id=npy_id)
         .order_by("index")
         .values_list("digit", flat=True)
     )
     assert (np.array(list(digits)) == labels).mean() > 0.98
+    json_results = client.get(f"{URL}{json_id}/results/").json()["results"]
+    assert [row["ref"] for row in json_results][:2] == ["mnist-0", "mnist-1"]
+    assert [row["digit"] for row in json_results[:20]] == labels[:20].tolist()
+    assert json_results[20]["error"]["code"] == "invalid_base64"
+    zip_results = client.get(f"{URL}{zip_id}/results/").json()["results"]
+    assert [(row["ref"], row["digit"]) for row in zip_results] == [
+        ("seven.png", 7), ("../escape.png", None),
+    ]  # fmt: skip
+    assert zip_results[1]["error"]["code"] == "invalid_name"
+    assert Submission.objects.filter(source="batch").count() == 600 + 20 + 1
