@@ -20,6 +20,15 @@ def as_base64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def set_rates(settings, **rates: str) -> None:
+    """Throttle rates for this test (read from settings at each request)."""
+    current = settings.REST_FRAMEWORK
+    settings.REST_FRAMEWORK = {
+        **current,
+        "DEFAULT_THROTTLE_RATES": {**current["DEFAULT_THROTTLE_RATES"], **rates},
+    }
+
+
 def post_json(client, body, query: str = ""):
     return client.post(URL + query, body, content_type="application/json")
 
@@ -173,13 +182,7 @@ def test_the_page_session_needs_its_csrf_token(active_model):
 
 
 def test_anonymous_predictions_are_throttled_per_client(client, active_model, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "anon": "2/min",
-        },
-    }
+    set_rates(settings, anon="2/min")
     body = {"image": as_base64(drawing_png(ONE))}
 
     statuses = [post_json(client, body).status_code for _ in range(3)]
@@ -194,13 +197,7 @@ def test_anonymous_predictions_are_throttled_per_client(client, active_model, se
 
 
 def test_a_forged_forwarded_for_header_does_not_escape_the_throttle(client, active_model, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "anon": "1/min",
-        },
-    }
+    set_rates(settings, anon="1/min")
     body = {"image": as_base64(drawing_png(ONE))}
 
     first = post_json(client, body)
@@ -212,14 +209,7 @@ def test_a_forged_forwarded_for_header_does_not_escape_the_throttle(client, acti
 
 
 def test_staff_are_not_throttled(client, active_model, settings, admin_user):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "anon": "1/min",
-            "user": "1/min",
-        },
-    }
+    set_rates(settings, anon="1/min", user="1/min")
     client.force_login(admin_user)
     body = {"image": as_base64(drawing_png(ONE))}
 
