@@ -1,10 +1,9 @@
 """Reads of the recognizer's data."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import F, QuerySet
 
 from recognizer.models import InferenceBatch, Submission, session_hash
 
@@ -70,25 +69,3 @@ def batches_visible_to(user: AbstractBaseUser) -> QuerySet[InferenceBatch]:
     if user.is_authenticated:
         return batches.filter(created_by=user)
     return batches.none()
-
-
-@dataclass(frozen=True)
-class LiveAccuracy:
-    """How often a version was right, by the feedback people gave."""
-
-    right: int
-    labelled: int
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.right / self.labelled if self.labelled else None
-
-
-def live_accuracy_by_version() -> dict[int, LiveAccuracy]:
-    """ModelVersion pk -> its live accuracy, from every submission with feedback."""
-    rows = (
-        Submission.objects.filter(feedback_label__isnull=False)
-        .values("model_version")
-        .annotate(labelled=Count("pk"), right=Count("pk", filter=Q(feedback_label=F("digit"))))
-    )
-    return {row["model_version"]: LiveAccuracy(row["right"], row["labelled"]) for row in rows}

@@ -150,6 +150,17 @@ class LabelledSample(models.Model):
     source = models.CharField(max_length=16, choices=SampleSource.choices)
     excluded = models.BooleanField(default=False, help_text="Left out of training.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # For feedback: which version read this image and what it said. Live
+    # accuracy (how often a version is right on what people draw) is the
+    # share of its samples where the two agree.
+    model_version = models.ForeignKey(
+        "ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feedback_samples",
+    )
+    predicted_digit = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -158,6 +169,10 @@ class LabelledSample(models.Model):
             models.CheckConstraint(
                 condition=Q(source__in=SampleSource.values),
                 name="labelled_sample_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(predicted_digit__isnull=True) | Q(predicted_digit__lte=9),
+                name="labelled_sample_predicted_digit_0_9",
             ),
         ]
 

@@ -1,6 +1,9 @@
 """Reads of the training app's data."""
 
+from dataclasses import dataclass
+
 import numpy as np
+from django.db.models import Count, F, Q
 
 from training.models import LabelledSample, ModelVersion, TrainingJob
 
@@ -27,3 +30,26 @@ def training_jobs_filtered(*, status: str | None = None, preset: str | None = No
     if preset:
         jobs = jobs.filter(preset=preset)
     return jobs
+
+
+@dataclass(frozen=True)
+class LiveAccuracy:
+    """How often a version was right on what people drew, by their feedback."""
+
+    right: int
+    labelled: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.right / self.labelled if self.labelled else None
+
+
+def live_accuracy_by_version() -> dict[int, LiveAccuracy]:
+    """ModelVersion pk -> its live accuracy: of the feedback samples a version
+    read, the share whose true label is what it predicted."""
+    rows = (
+        LabelledSample.objects.filter(model_version__isnull=False, predicted_digit__isnull=False)
+        .values("model_version")
+        .annotate(labelled=Count("pk"), right=Count("pk", filter=Q(label=F("predicted_digit"))))
+    )
+    return {row["model_version"]: LiveAccuracy(row["right"], row["labelled"]) for row in rows}

@@ -7,7 +7,7 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("recognizer.api.urls")),
-    path("", include("training.api_urls")),
+    path("", include("training.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

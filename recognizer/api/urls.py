@@ -6,11 +6,6 @@ from recognizer.api.batches import (
     BatchListCreateApi,
     BatchResultsApi,
 )
-from recognizer.api.models import (
-    ModelVersionActivateApi,
-    ModelVersionDetailApi,
-    ModelVersionListApi,
-)
 from recognizer.api.predictions import PredictionFeedbackApi, PredictionListCreateApi
 
 urlpatterns = [
@@ -24,12 +19,4 @@ urlpatterns = [
     path("batches/<int:pk>/", BatchDetailApi.as_view(), name="batch-detail"),
     path("batches/<int:pk>/results/", BatchResultsApi.as_view(), name="batch-results"),
     path("batches/<int:pk>/cancel/", BatchCancelApi.as_view(), name="batch-cancel"),
-    path("models/", ModelVersionListApi.as_view(), name="model-list"),
-    path("models/active/", ModelVersionDetailApi.as_view(), name="model-active"),
-    path("models/<int:version>/", ModelVersionDetailApi.as_view(), name="model-detail"),
-    path(
-        "models/<int:version>/activate/",
-        ModelVersionActivateApi.as_view(),
-        name="model-activate",
-    ),
 ]

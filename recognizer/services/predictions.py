@@ -93,7 +93,11 @@ def submission_feedback(
     if sample is None:
         image = np.frombuffer(bytes(submission.preprocessed), dtype=np.uint8).reshape(28, 28)
         submission.labelled_sample = labelled_sample_create(
-            image=image, label=label, source=SampleSource.FEEDBACK
+            image=image,
+            label=label,
+            source=SampleSource.FEEDBACK,
+            model_version=submission.model_version,
+            predicted_digit=submission.digit,
         )
     elif sample.label != label:
         labelled_sample_relabel(sample=sample, label=label)

@@ -1,6 +1,5 @@
 """Model versions over the API: their metrics and live accuracy, and
-activation (staff). Here rather than in `training` because live accuracy is
-read from submissions, and `training` never imports `recognizer`."""
+activation (staff)."""
 
 from typing import Any
 
@@ -14,8 +13,8 @@ from rest_framework.views import APIView
 from mnistsite.api.access import IsStaffOrToken
 from mnistsite.api.errors import ApiError
 from mnistsite.api.schema import error_responses
-from recognizer.selectors import LiveAccuracy, live_accuracy_by_version
 from training.models import ModelVersion
+from training.selectors import LiveAccuracy, live_accuracy_by_version
 from training.services import version_activate
 
 
