@@ -220,7 +220,15 @@ BATCH_CALLBACKS_ENABLED = env_bool("BATCH_CALLBACKS_ENABLED", False)
 BATCH_CALLBACK_TIMEOUT_SECONDS = env_float("BATCH_CALLBACK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 BATCH_CALLBACK_MAX_RETRIES = env_int("BATCH_CALLBACK_MAX_RETRIES", 5, minimum=0)
 
+# Retrain on feedback: start a `standard` job once this many new feedback
+# labels have arrived since the last job that trained on feedback (0: off).
+RETRAIN_ON_FEEDBACK_MIN_LABELS = env_int("RETRAIN_ON_FEEDBACK_MIN_LABELS", 0, minimum=0)
+
 CELERY_BEAT_SCHEDULE = {
+    "retrain-on-feedback": {
+        "task": "training.tasks.retrain_on_feedback_task",
+        "schedule": env_float("RETRAIN_ON_FEEDBACK_INTERVAL_SECONDS", 300.0, minimum=1),
+    },
     "reap-stale-training-jobs": {
         "task": "training.tasks.reap_stale_jobs_task",
         "schedule": env_float("TRAINING_REAP_INTERVAL_SECONDS", 60.0, minimum=1),

@@ -11,6 +11,11 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+class JobTrigger(models.TextChoices):
+    MANUAL = "manual"  # staff in the admin, the API, the train command
+    FEEDBACK = "feedback"  # enough new feedback labels arrived (beat)
+
+
 class TrainingJob(models.Model):
     """One request to train a model, run by a worker on the `training` queue.
 
@@ -43,8 +48,14 @@ class TrainingJob(models.Model):
     # One dict per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, seconds.
     metrics = models.JSONField(default=list, blank=True)
     feedback_samples_used = models.PositiveIntegerField(null=True, blank=True)
+    # The newest feedback sample when the job was created: labels after it
+    # are "new" for retrain-on-feedback.
+    feedback_watermark = models.PositiveBigIntegerField(default=0)
+    trigger = models.CharField(max_length=16, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
+    # What the worker did, a line per step (claimed, data, each epoch, result).
+    log = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -56,6 +67,12 @@ class TrainingJob(models.Model):
             models.CheckConstraint(
                 condition=Q(epoch_fraction__gte=0) & Q(epoch_fraction__lte=1),
                 name="training_job_epoch_fraction_0_1",
+            ),
+            # Retrain-on-feedback never runs two jobs at once.
+            models.UniqueConstraint(
+                fields=["trigger"],
+                condition=Q(trigger="feedback", status__in=["queued", "running"]),
+                name="one_unfinished_feedback_job",
             ),
         ]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]

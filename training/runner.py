@@ -2,6 +2,7 @@
 Django-free training code. Called by `train_job_task` (and `train --wait`)."""
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -73,6 +74,14 @@ class JobReporter:
 
     def on_epoch(self, metrics: EpochMetrics) -> None:
         job_services.job_record_epoch(job_id=self.job_id, metrics=metrics.as_dict())
+        job_services.job_log(
+            job_id=self.job_id,
+            message=(
+                f"epoch {metrics.epoch}/{self.epochs}: loss {metrics.loss:.4f}, "
+                f"accuracy {metrics.accuracy:.2%}, validation {metrics.val_accuracy:.2%} "
+                f"({metrics.seconds:.0f} s)"
+            ),
+        )
         if self.watcher:
             self.watcher.on_epoch(metrics)
 
@@ -103,20 +112,34 @@ def run_job(job_id: int, *, watcher: Watcher | None = None) -> Outcome | None:
         return None
     job = TrainingJob.objects.get(pk=job_id)
     params = TrainingParams(**job.params)
+    job_services.job_log(job_id=job_id, message=f"started on {socket.gethostname()}")
     try:
-        return _train_and_register(job, params, watcher)
+        outcome = _train_and_register(job, params, watcher)
     except TrainingCancelled:
         job_services.job_finish(job_id=job_id, status=JobStatus.CANCELLED)
-        return Outcome(status=JobStatus.CANCELLED)
+        outcome = Outcome(status=JobStatus.CANCELLED)
     except SoftTimeLimitExceeded:
         error = f"Stopped at the time limit of {settings.TRAINING_SOFT_TIME_LIMIT_SECONDS} s."
         job_services.job_fail(job_id=job_id, error=error)
-        return Outcome(status=JobStatus.FAILED, error=error)
+        outcome = Outcome(status=JobStatus.FAILED, error=error)
     except Exception as exc:
         logger.exception("training job %s failed", job_id)
         error = f"{type(exc).__name__}: {exc}"
         job_services.job_fail(job_id=job_id, error=error)
-        return Outcome(status=JobStatus.FAILED, error=error)
+        outcome = Outcome(status=JobStatus.FAILED, error=error)
+    job_services.job_log(job_id=job_id, message=_outcome_line(outcome))
+    return outcome
+
+
+def _outcome_line(outcome: Outcome) -> str:
+    if outcome.version is not None:
+        outcome.version.refresh_from_db(fields=["is_active"])  # the policy may have activated it
+        active = " (now active)" if outcome.version.is_active else ""
+        return (
+            f"registered v{outcome.version.version}{active}: "
+            f"test accuracy {outcome.version.test_accuracy:.2%}"
+        )
+    return f"{outcome.status}{': ' + outcome.error if outcome.error else ''}"
 
 
 def _train_and_register(
@@ -127,6 +150,14 @@ def _train_and_register(
     data = load_mnist(settings.MNIST_CACHE_DIR)
     x_train, y_train, x_val, y_val, feedback = _training_data(data, params)
     job_services.job_record_feedback_used(job_id=job.pk, count=feedback)
+    job_services.job_log(
+        job_id=job.pk,
+        message=(
+            f"data: {len(x_train):,} training images ({feedback} from feedback), "
+            f"{len(x_val):,} for validation; {params.architecture} x{params.members}, "
+            f"{params.epochs} epochs"
+        ),
+    )
     reporter = JobReporter(job, params.total_epochs, watcher)
     result: FitResult = fit(x_train, y_train, x_val, y_val, params.fit_config(), reporter)
     # The test set is touched only here, for the reported numbers.

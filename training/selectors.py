@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 
-from training.models import LabelledSample, ModelVersion, TrainingJob
+from training.models import JobStatus, LabelledSample, ModelVersion, SampleSource, TrainingJob
 
 
 def active_version() -> ModelVersion | None:
@@ -53,3 +53,25 @@ def live_accuracy_by_version() -> dict[int, LiveAccuracy]:
         .annotate(labelled=Count("pk"), right=Count("pk", filter=Q(label=F("predicted_digit"))))
     )
     return {row["model_version"]: LiveAccuracy(row["right"], row["labelled"]) for row in rows}
+
+
+def newest_feedback_sample_id() -> int:
+    return (
+        LabelledSample.objects.filter(source=SampleSource.FEEDBACK).aggregate(top=Max("pk"))["top"]
+        or 0
+    )
+
+
+def feedback_labels_since_last_job() -> int:
+    """Feedback labels newer than what the last job trained on feedback saw
+    (queued, running or succeeded; a failed or cancelled job used nothing)."""
+    last = (
+        TrainingJob.objects.filter(
+            params__include_feedback=True,
+            status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED],
+        ).aggregate(watermark=Max("feedback_watermark"))["watermark"]
+        or 0
+    )
+    return LabelledSample.objects.filter(
+        source=SampleSource.FEEDBACK, excluded=False, pk__gt=last
+    ).count()

@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from training.services import jobs_reap_stale
+from training.services import job_start_on_feedback, jobs_reap_stale
 
 
 @shared_task(
@@ -26,3 +26,13 @@ def train_job_task(job_id: int) -> str | None:
 def reap_stale_jobs_task() -> int:
     """Periodic (beat): fail running jobs whose worker stopped beating."""
     return jobs_reap_stale(stale_after=timedelta(seconds=settings.TRAINING_STALE_AFTER_SECONDS))
+
+
+@shared_task(name="training.tasks.retrain_on_feedback_task")
+def retrain_on_feedback_task() -> int | None:
+    """Periodic (beat), when RETRAIN_ON_FEEDBACK_MIN_LABELS is set: start a
+    `standard` job once that many new feedback labels have arrived."""
+    if settings.RETRAIN_ON_FEEDBACK_MIN_LABELS <= 0:
+        return None
+    job = job_start_on_feedback(min_labels=settings.RETRAIN_ON_FEEDBACK_MIN_LABELS)
+    return job.pk if job else None

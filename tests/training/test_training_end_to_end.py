@@ -44,6 +44,10 @@ def test_a_tiny_job_registers_a_version_with_metrics_and_a_verified_artifact(
         "seconds",
     }
     assert job.feedback_samples_used == 0
+    log = job.log.splitlines()
+    assert "started on" in log[0] and "training images (0 from feedback)" in log[1]
+    assert "epoch 1/2" in log[2] and "epoch 2/2" in log[3]
+    assert f"registered v{version.version} (now active)" in log[-1]
     assert 0.8 < version.test_accuracy <= 1.0
     assert len(version.per_class_accuracy) == 10
     assert sum(map(sum, version.confusion_matrix)) == 10_000

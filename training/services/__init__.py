@@ -6,8 +6,10 @@ from training.services.jobs import (
     job_claim,
     job_create,
     job_fail,
+    job_log,
     job_record_epoch,
     job_record_progress,
+    job_start_on_feedback,
     jobs_reap_stale,
 )
 from training.services.registry import version_activate, version_register, version_rollback
@@ -19,8 +21,10 @@ __all__ = [
     "job_claim",
     "job_create",
     "job_fail",
+    "job_log",
     "job_record_epoch",
     "job_record_progress",
+    "job_start_on_feedback",
     "jobs_reap_stale",
     "labelled_sample_create",
     "version_activate",

@@ -6,12 +6,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from mnistsite.queueing import BrokerUnavailable, enqueue
-from training.models import JobStatus, TrainingJob
+from training.models import JobStatus, JobTrigger, TrainingJob
 from training.params import params_resolve
+from training.selectors import feedback_labels_since_last_job, newest_feedback_sample_id
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +24,7 @@ def job_create(
     requested_by: AbstractBaseUser | None = None,
     preset: str | None = None,
     enqueue: bool = True,
+    trigger: str = JobTrigger.MANUAL,
     **overrides: Any,
 ) -> TrainingJob:
     """Validate the parameters, store a queued job and enqueue it once the row
@@ -39,6 +43,8 @@ def job_create(
             epochs=params.total_epochs,
             requested_by=requested_by,
             celery_task_id=str(uuid.uuid4()),
+            trigger=trigger,
+            feedback_watermark=newest_feedback_sample_id(),
         )
         # Runs when the outermost transaction commits (at once if there is none).
         if enqueue:
@@ -143,3 +149,28 @@ def jobs_reap_stale(*, stale_after: timedelta, now: datetime | None = None) -> i
             "stopped (killed, crashed or lost) and the job was marked failed."
         ),
     )
+
+
+def job_log(*, job_id: int, message: str) -> None:
+    """Append a timestamped line to the job's log (one UPDATE, no read)."""
+    line = f"{timezone.now():%H:%M:%S} {message}\n"
+    TrainingJob.objects.filter(pk=job_id).update(log=Concat(F("log"), Value(line)))
+
+
+def job_start_on_feedback(*, min_labels: int) -> TrainingJob | None:
+    """Start a `standard` job that includes the feedback when at least
+    `min_labels` new labels arrived since the last job that trained on
+    feedback, and no such job is already queued or running (a database
+    constraint guarantees the latter even when two beats race). None when
+    nothing was started."""
+    if feedback_labels_since_last_job() < min_labels:
+        return None
+    if TrainingJob.objects.filter(
+        trigger=JobTrigger.FEEDBACK, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return job_create(preset="standard", include_feedback=True, trigger=JobTrigger.FEEDBACK)
+    except IntegrityError:
+        return None  # another beat started one first
