@@ -12,14 +12,18 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Literal
 
 FG = "var(--body-fg, #333)"
 QUIET = "var(--body-quiet-color, #666)"
 HAIRLINE = "var(--hairline-color, #ccc)"
 PRIMARY = "var(--primary, #79aec8)"
 ERROR = "var(--error-fg, #ba2121)"
-# Lines: the admin's link colour (it turns light in dark mode), then mid-tones.
-PALETTE = ("var(--link-fg, #417893)", "#ed7d31", "#4caf50", "#a77bca", "#17becf", "#e377c2")
+# Bars and lines: the admin's link colour, which keeps a 3:1 contrast on both themes'
+# backgrounds (the primary colour does not: it is a dark blue in dark mode); then
+# mid-tones that do too. The primary colour stays where text sits on it: the heat map.
+LINK = "var(--link-fg, #417893)"
+PALETTE = (LINK, "#d96a1c", "#3d9a40", "#9a6fc4", "#1199a6", "#d9559e")
 NO_DATA = "no data"
 
 
@@ -29,7 +33,7 @@ class Series:
 
     name: str
     points: Sequence[tuple[float, float]]
-    style: str = "solid"  # or "dashed"
+    style: Literal["solid", "dashed"] = "solid"
     labels: Sequence[str] = ()
 
 
@@ -102,8 +106,9 @@ def _line(x1: float, y1: float, x2: float, y2: float, **attrs: object) -> str:
     return _el("line", x1=x1, y1=y1, x2=x2, y2=y2, **({"stroke": QUIET} | attrs))
 
 
-def _rect(x: float, y: float, width: float, height: float, tip: str, **attrs: object) -> str:
-    return _el("rect", _title(tip), x=x, y=y, width=width, height=height, **attrs)
+def _rect(x: float, y: float, width: float, height: float, tip: str = "", **attrs: object) -> str:
+    tips = [_title(tip)] if tip else []
+    return _el("rect", *tips, x=x, y=y, width=width, height=height, **attrs)
 
 
 def _vertical_text(x: float, y: float, text: str) -> str:
@@ -177,6 +182,18 @@ def _scale(low: float, high: float, start: float, end: float) -> Callable[[float
     return lambda value: start + (value - low) / span * (end - start)
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _finite_points(series: Series) -> list[tuple[float, float, str | None]]:
+    """The series' (x, y, tooltip) in x order, without missing (None) or infinite points."""
+    tips = series.labels or [None] * len(series.points)
+    pairs = zip(series.points, tips, strict=True)
+    finite = [(x, y, tip) for (x, y), tip in pairs if _finite(x) and _finite(y)]
+    return sorted(finite, key=lambda point: point[0])
+
+
 def line_chart_svg(
     series: Sequence[Series],
     *,
@@ -192,21 +209,25 @@ def line_chart_svg(
 
     `y_range` is the least the y axis shows; data outside it widens the axis. With
     `x_format` (e.g. for timestamps) the x ticks are five evenly spaced values written by
-    it; without, they are `nice_ticks`. Pass `y_format=percent` for accuracies.
+    it; without, they are `nice_ticks`. Pass `y_format=percent` for accuracies. Missing
+    (None) and non-finite points (a diverged loss) are left out.
     """
     left, top, plot_w, plot_h = 72, 40, 520, 260
     legend_x = left + plot_w + 16
     size = (legend_x + 48 + 7 * max((len(s.name) for s in series), default=0), top + plot_h + 48)
-    drawn = [s for s in series if s.points]
-    if not drawn:
+    x_text = x_format or _plain
+    points = [_finite_points(s) for s in series]
+    xs = [x for chosen in points for x, _, _ in chosen]
+    ys = [y for chosen in points for _, y, _ in chosen] + [*(y_range or ())]
+    if not xs:
         return _svg("line", size, title, NO_DATA, [_no_data(left + plot_w / 2, top + plot_h / 2)])
-    xs = [x for s in drawn for x, _ in s.points] + [m.x for m in markers]
-    y_ticks = nice_ticks(*_bounds([y for s in drawn for _, y in s.points] + [*(y_range or ())]))
-    low, high = _bounds(xs)
+    y_ticks = nice_ticks(min(ys), max(ys))
+    xs += [m.x for m in markers]
+    low, high = min(xs), max(xs)
     if x_format is None:
-        x_ticks, x_format = nice_ticks(low, high), _plain
+        x_ticks = nice_ticks(low, high)
         low, high = min(low, x_ticks[0]), max(high, x_ticks[-1])
-    else:
+    else:  # round numbers of seconds are not round times: spread five ticks evenly
         x_ticks = [low + (high - low) * k / 4 for k in range(5)] if high > low else [low]
     sx = _scale(low, high, left, left + plot_w)
     sy = _scale(y_ticks[0], y_ticks[-1], top + plot_h, top)
@@ -217,62 +238,54 @@ def line_chart_svg(
         _vertical_text(16, top + plot_h / 2, y_label),
     ]
     for tick in y_ticks:
-        y = sy(tick)
         body += [
-            _line(left, y, left + plot_w, y, class_="grid", stroke=HAIRLINE),
-            _text(left - 6, y + 4, y_format(tick), text_anchor="end"),
+            _line(left, sy(tick), left + plot_w, sy(tick), class_="grid", stroke=HAIRLINE),
+            _text(left - 6, sy(tick) + 4, y_format(tick), text_anchor="end"),
         ]
     for tick in x_ticks:
-        x = sx(tick)
         body += [
-            _line(x, top + plot_h, x, top + plot_h + 4),
-            _text(x, top + plot_h + 18, x_format(tick), text_anchor="middle"),
+            _line(sx(tick), top + plot_h, sx(tick), top + plot_h + 4),
+            _text(sx(tick), top + plot_h + 18, x_text(tick), text_anchor="middle"),
         ]
-    for index, marker in enumerate(markers):
+    for k, marker in enumerate(markers):  # labels staggered so close markers stay legible
         x = sx(marker.x)
         body += [
             _line(x, top, x, top + plot_h, class_="marker", stroke_dasharray="2 3"),
-            _text(x + 3, top + 10 + 12 * (index % 3), marker.label, font_size=10),
+            _text(x + 3, top + 10 + 12 * (k % 3), marker.label, font_size=10),
         ]
-    for index, s in enumerate(series):
-        colour = PALETTE[index % len(PALETTE)]
+    for k, s in enumerate(series):
+        colour, legend_y = PALETTE[k % len(PALETTE)], top + 8 + 18 * k
         line = {"stroke": colour, "stroke_width": 2, "fill": "none"}
         if s.style == "dashed":
             line["stroke_dasharray"] = "6 4"
-        legend_y = top + 8 + 18 * index
         body += [
             _line(legend_x, legend_y, legend_x + 24, legend_y, **line),
             _text(legend_x + 28, legend_y + 4, s.name, fill=FG),
         ]
-        if not s.points:
+        if not points[k]:
             continue
-        tips = s.labels or [
-            f"{s.name}: {y_format(y)} ({x_label} {x_format(x)})" for x, y in s.points
-        ]
-        ordered = sorted(zip(s.points, tips, strict=True), key=lambda pair: pair[0][0])
-        coords = " ".join(f"{_n(sx(x))},{_n(sy(y))}" for (x, y), _ in ordered)
+        coords = " ".join(f"{_n(sx(x))},{_n(sy(y))}" for x, y, _ in points[k])
         body.append(_el("polyline", class_="series", points=coords, **line))
-        body.extend(
-            _el("circle", _title(tip), cx=sx(x), cy=sy(y), r=3.5, fill=colour)
-            for (x, y), tip in ordered
-        )
+        for x, y, tip in points[k]:
+            text = tip or f"{s.name}: {y_format(y)} ({x_label} {x_text(x)})"
+            body.append(_el("circle", _title(text), cx=sx(x), cy=sy(y), r=3.5, fill=colour))
     summary = f"{y_label} by {x_label}: {', '.join(s.name for s in series)}"
     return _svg("line", size, title, summary, body)
 
 
-def _bounds(values: list[float]) -> tuple[float, float]:
-    return min(values), max(values)
+_TOP, _ROW = 36, 24  # bar charts: first row's top edge, row height
 
 
-def _rows(values: Sequence[float], labels: Sequence[str]) -> tuple[int, list[str]]:
-    """The label column's width; and the labels drawn right-aligned against it."""
+def _bar_rows(values: Sequence[float], labels: Sequence[str]) -> tuple[int, int, list[str]]:
+    """A bar chart's label column width, its height, and its labels drawn."""
     if len(values) != len(labels):
         raise ValueError(f"{len(values)} values but {len(labels)} labels")
     width = 16 + 7 * max((len(label) for label in labels), default=1)
-    return width, [
-        _text(width - 6, 48 + 24 * k, label, text_anchor="end", fill=FG)
+    drawn = [
+        _text(width - 6, _TOP + _ROW * k + 16, label, text_anchor="end", fill=FG)
         for k, label in enumerate(labels)
     ]
+    return width, _TOP + max(len(values), 1) * _ROW + 12, drawn
 
 
 def bar_chart_svg(
@@ -281,7 +294,7 @@ def bar_chart_svg(
     labels: Sequence[str],
     title: str,
     value_format: Callable[[float], str] = percent,
-    range: tuple[float, float] = (0.0, 1.0),  # the name callers pass; shadows the builtin here only
+    range: tuple[float, float] = (0.0, 1.0),  # shadows the builtin, which is not used here
     highlight_below: float | None = None,
 ) -> str:
     """Draw one horizontal bar per value over `range`, the value written at the bar's end.
@@ -289,26 +302,25 @@ def bar_chart_svg(
     Bars below `highlight_below` are in the error colour and a dashed line marks the
     threshold. Values outside `range` are drawn clipped to it but written as they are.
     """
-    label_w, body = _rows(values, labels)
-    top, row, track = 36, 24, 360
-    size = (label_w + track + 80, top + max(len(values), 1) * row + 12)
+    label_w, height, body = _bar_rows(values, labels)
+    track = 360
+    size = (label_w + track + 80, height)
     if not values:
-        return _svg("bar", size, title, NO_DATA, [_no_data(size[0] / 2, top + row)])
-    sx = _scale(range[0], range[1], label_w, label_w + track)
+        return _svg("bar", size, title, NO_DATA, [_no_data(size[0] / 2, _TOP + _ROW)])
+    sx = _scale(range[0], range[1], 0, track)
     for k, (value, label) in enumerate(zip(values, labels, strict=True)):
-        y, text = top + k * row, value_format(value)
+        y, text = _TOP + k * _ROW, value_format(value)
         low = highlight_below is not None and value < highlight_below
-        length = min(max(sx(value), label_w), label_w + track) - label_w
-        bar = {"x": label_w, "y": y + 4, "height": row - 8}
-        look = {"class_": "bar below", "fill": ERROR} if low else {"class_": "bar", "fill": PRIMARY}
+        length = min(max(sx(value), 0), track) if math.isfinite(value) else 0
+        look = {"class_": "bar below", "fill": ERROR} if low else {"class_": "bar", "fill": LINK}
         body += [
-            _el("rect", class_="track", width=track, fill="none", stroke=HAIRLINE, **bar),
-            _el("rect", _title(f"{label}: {text}"), width=length, **look, **bar),
+            _rect(label_w, y + 4, track, _ROW - 8, class_="track", fill="none", stroke=HAIRLINE),
+            _rect(label_w, y + 4, length, _ROW - 8, f"{label}: {text}", **look),
             _text(label_w + track + 6, y + 16, text, fill=ERROR if low else FG),
         ]
     if highlight_below is not None and range[0] <= highlight_below <= range[1]:
-        x = sx(highlight_below)
-        body.append(_line(x, top, x, size[1] - 12, stroke=ERROR, stroke_dasharray="3 3"))
+        x = label_w + sx(highlight_below)
+        body.append(_line(x, _TOP, x, height - 12, stroke=ERROR, stroke_dasharray="3 3"))
     summary = ", ".join(
         f"{label} {value_format(v)}" for v, label in zip(values, labels, strict=True)
     )
@@ -317,31 +329,28 @@ def bar_chart_svg(
 
 def difference_bar_svg(differences: Sequence[float], *, labels: Sequence[str], title: str) -> str:
     """Draw diverging horizontal bars around a zero line, each written in signed percentage
-    points: gains in the primary colour to the right, losses in the error colour to the
-    left. Meant for per-class accuracy of a version minus the active version's.
+    points: gains in the link colour to the right, losses in the error colour to the left.
+    Meant for the per-class accuracy of a version minus the active version's.
     """
-    label_w, body = _rows(differences, labels)
-    top, row, half = 36, 24, 180
+    label_w, height, body = _bar_rows(differences, labels)
+    half = 180
     zero = label_w + 72 + half
-    size = (zero + half + 72, top + max(len(differences), 1) * row + 12)
+    size = (zero + half + 72, height)
     if not differences:
-        return _svg("difference", size, title, NO_DATA, [_no_data(zero, top + row)])
-    reach = max(0.01, *(abs(d) for d in differences))  # at least 1 pp: noise stays short
+        return _svg("difference", size, title, NO_DATA, [_no_data(zero, _TOP + _ROW)])
+    finite = [abs(d) for d in differences if math.isfinite(d)]
+    reach = max([0.01, *finite])  # at least 1 pp, so that noise draws short bars
     for k, (difference, label) in enumerate(zip(differences, labels, strict=True)):
-        y, text = top + k * row, percentage_points(difference)
-        length, gain = abs(difference) / reach * half, difference >= 0
+        y, text, gain = _TOP + k * _ROW, percentage_points(difference), difference >= 0
+        length = abs(difference) / reach * half if math.isfinite(difference) else 0
         x = zero if gain else zero - length
-        look = (
-            {"class_": "bar gain", "fill": PRIMARY}
-            if gain
-            else {"class_": "bar loss", "fill": ERROR}
-        )
-        body.append(_rect(x, y + 4, length, row - 8, f"{label}: {text}", **look))
+        look = {"class_": "bar gain" if gain else "bar loss", "fill": LINK if gain else ERROR}
+        body.append(_rect(x, y + 4, length, _ROW - 8, f"{label}: {text}", **look))
         if gain:
             body.append(_text(zero + length + 6, y + 16, text, fill=FG))
         else:
             body.append(_text(x - 6, y + 16, text, text_anchor="end", fill=ERROR))
-    body.append(_line(zero, top, zero, size[1] - 12))
+    body.append(_line(zero, _TOP, zero, height - 12))
     summary = ", ".join(
         f"{label} {percentage_points(d)}" for d, label in zip(differences, labels, strict=True)
     )

@@ -1,11 +1,19 @@
 """Reads of the training app's data."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 
-from training.models import JobStatus, LabelledSample, ModelVersion, SampleSource, TrainingJob
+from training.models import (
+    JobStatus,
+    LabelledSample,
+    ModelActivation,
+    ModelVersion,
+    SampleSource,
+    TrainingJob,
+)
 
 
 def active_version() -> ModelVersion | None:
@@ -75,3 +83,53 @@ def feedback_labels_since_last_job() -> int:
     return LabelledSample.objects.filter(
         source=SampleSource.FEEDBACK, excluded=False, pk__gt=last
     ).count()
+
+
+def model_versions_with_live_accuracy() -> QuerySet[ModelVersion]:
+    """Every version annotated with `live_right` and `live_labelled` (the
+    feedback samples it read, and how many it got right)."""
+    read = Q(feedback_samples__predicted_digit__isnull=False)
+    return ModelVersion.objects.select_related("training_job").annotate(
+        live_labelled=Count("feedback_samples", filter=read),
+        live_right=Count(
+            "feedback_samples",
+            filter=read & Q(feedback_samples__label=F("feedback_samples__predicted_digit")),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AccuracyPoint:
+    version: int
+    created_at: datetime
+    test_accuracy: float | None
+    live: LiveAccuracy
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class AccuracyHistory:
+    points: list[AccuracyPoint]  # oldest first
+    activations: list[ModelActivation]  # oldest first
+    new_feedback_labels: int
+
+
+def accuracy_history() -> AccuracyHistory:
+    """Test and live accuracy of every version over time, the activation
+    timeline, and how many feedback labels wait for the next training."""
+    versions = model_versions_with_live_accuracy().order_by("created_at", "version")
+    points = [
+        AccuracyPoint(
+            version=version.version,
+            created_at=version.created_at,
+            test_accuracy=version.test_accuracy,
+            live=LiveAccuracy(version.live_right, version.live_labelled),
+            is_active=version.is_active,
+        )
+        for version in versions
+    ]
+    activations = list(
+        ModelActivation.objects.select_related("version", "previous_version", "activated_by")
+        .order_by("activated_at", "pk")
+    )
+    return AccuracyHistory(points, activations, feedback_labels_since_last_job())

@@ -1,0 +1,362 @@
+"""Model versions in the admin: the changelist with test and live accuracy,
+a detail page with pictures, activation and rollback (confirmed, recorded),
+the comparison with the active version, and the accuracy history page."""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from training import charts
+from training.models import ModelActivation, ModelVersion
+from training.selectors import (
+    LiveAccuracy,
+    accuracy_history,
+    active_version,
+    model_versions_with_live_accuracy,
+)
+from training.services import version_activate, version_rollback
+from training.services.registry import RegistryError
+
+DIGITS = [str(digit) for digit in range(10)]
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}".replace("%", " %")
+
+
+def live_of(version: ModelVersion) -> LiveAccuracy:
+    return LiveAccuracy(getattr(version, "live_right", 0), getattr(version, "live_labelled", 0))
+
+
+class ActivationInline(admin.TabularInline):
+    model = ModelActivation
+    fk_name = "version"
+    fields = ["activated_at", "activated_by", "previous_version", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Activation history"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    change_form_template = "admin/training/modelversion/change_form.html"
+    change_list_template = "admin/training/modelversion/change_list.html"
+    list_display = [
+        "version_label", "is_active", "created_at", "architecture", "parameters",
+        "test_accuracy_shown", "live_accuracy_shown", "training_job_link", "size",
+    ]  # fmt: skip
+    list_display_links = ["version_label"]
+    list_filter = ["is_active", "architecture", "created_at"]
+    search_fields = ["=version", "architecture", "notes"]
+    readonly_fields = [field.name for field in ModelVersion._meta.fields if field.name != "notes"]
+    inlines = [ActivationInline]
+    actions = ["activate_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return model_versions_with_live_accuracy()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # versions come from training jobs
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # submissions and batches point at versions: keep the record
+
+    # --- changelist columns ---------------------------------------------------
+
+    @admin.display(description="version", ordering="version")
+    def version_label(self, version: ModelVersion) -> str:
+        return f"v{version.version}"
+
+    @admin.display(description="parameters", ordering="parameter_count")
+    def parameters(self, version: ModelVersion) -> str:
+        return f"{version.parameter_count:,}"
+
+    @admin.display(description="test accuracy", ordering="test_accuracy")
+    def test_accuracy_shown(self, version: ModelVersion) -> str:
+        return percent(version.test_accuracy)
+
+    @admin.display(description="live accuracy", ordering="live_right")
+    def live_accuracy_shown(self, version: ModelVersion) -> str:
+        live = live_of(version)
+        if not live.labelled:
+            return "— (no feedback yet)"
+        return f"{percent(live.accuracy)} of {live.labelled:,}"
+
+    @admin.display(description="training job", ordering="training_job")
+    def training_job_link(self, version: ModelVersion) -> str:
+        if version.training_job_id is None:
+            return "—"
+        url = reverse("admin:training_trainingjob_change", args=[version.training_job_id])
+        return format_html('<a href="{}">job {}</a>', url, version.training_job_id)
+
+    @admin.display(description="size", ordering="artifact_size")
+    def size(self, version: ModelVersion) -> str:
+        return filesizeformat(version.artifact_size)
+
+    # --- activation -------------------------------------------------------------
+
+    @admin.action(description="Activate the selected version…", permissions=["change"])
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return None
+        url = reverse("admin:training_modelversion_activate", args=[queryset.get().pk])
+        return HttpResponseRedirect(url)
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("accuracy/", view(self.accuracy_view), name="training_modelversion_accuracy"),
+            path("rollback/", view(self.rollback_view), name="training_modelversion_rollback"),
+            path(
+                "<int:object_id>/activate/",
+                view(self.activate_view),
+                name="training_modelversion_activate",
+            ),
+            path(
+                "<int:object_id>/compare/",
+                view(self.compare_view),
+                name="training_modelversion_compare",
+            ),
+            *super().get_urls(),
+        ]
+
+    def activate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Asks first (GET), then activates (POST) and records who and why."""
+        version = get_object_or_404(ModelVersion, pk=object_id)
+        if not self.has_change_permission(request, version):
+            raise PermissionDenied
+        if request.method == "POST":
+            reason = request.POST.get("reason", "").strip()[:200] or "activated in the admin"
+            version_activate(version=version.version, activated_by=request.user, reason=reason)
+            self.message_user(request, f"v{version.version} is now active.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:training_modelversion_changelist"))
+        return self._confirm(request, "Activate", version, active_version())
+
+    def rollback_view(self, request: HttpRequest) -> HttpResponse:
+        """Back to the version that was active before the current one."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        last = ModelActivation.objects.select_related("version", "previous_version").first()
+        previous = last.previous_version if last else None
+        if request.method == "POST":
+            try:
+                version = version_rollback(
+                    activated_by=request.user, reason="rollback in the admin"
+                )
+            except RegistryError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Rolled back: v{version.version} is active.")
+            return HttpResponseRedirect(reverse("admin:training_modelversion_changelist"))
+        if previous is None:
+            self.message_user(request, "There is no earlier active version.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:training_modelversion_changelist"))
+        return self._confirm(request, "Roll back to", previous, active_version())
+
+    def _confirm(
+        self, request: HttpRequest, verb: str, target: ModelVersion, active: ModelVersion | None
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{verb} v{target.version}?",
+            "verb": verb,
+            "target": target,
+            "active": active,
+            "delta": (
+                None
+                if active is None or active.test_accuracy is None or target.test_accuracy is None
+                else (target.test_accuracy - active.test_accuracy) * 100
+            ),
+        }
+        return TemplateResponse(request, "admin/training/modelversion/confirm.html", context)
+
+    # --- pictures -----------------------------------------------------------
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        version = self.get_queryset(request).filter(pk=object_id).first()
+        extra = {**(extra_context or {}), **(self._pictures(version) if version else {})}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def _pictures(self, version: ModelVersion) -> dict:
+        live = live_of(version)
+        metrics = version.training_job.metrics if version.training_job else []
+        pictures = {
+            "live": live,
+            "live_shown": percent(live.accuracy),
+            "test_shown": percent(version.test_accuracy),
+            "active": active_version(),
+            "per_class_rows": [
+                (digit, percent(value)) for digit, value in enumerate(version.per_class_accuracy)
+            ],
+        }
+        if version.per_class_accuracy:
+            pictures["per_class_svg"] = charts.bar_chart_svg(
+                version.per_class_accuracy,
+                labels=DIGITS,
+                title=f"v{version.version}: MNIST test accuracy per digit",
+                range=(min(0.95, min(version.per_class_accuracy)), 1.0),
+                highlight_below=0.99,
+            )
+        if version.confusion_matrix:
+            pictures["confusion_svg"] = charts.confusion_heatmap_svg(
+                version.confusion_matrix, title=f"v{version.version}: confusion matrix (MNIST test)"
+            )
+        if metrics:
+            pictures.update(training_curves(metrics, title=f"v{version.version}"))
+        return pictures
+
+    def compare_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """This version against the active one, digit by digit."""
+        version = get_object_or_404(self.get_queryset(request), pk=object_id)
+        active = self.get_queryset(request).filter(is_active=True).first()
+        rows, svg = [], ""
+        if active is not None and version.per_class_accuracy and active.per_class_accuracy:
+            differences = [
+                mine - theirs
+                for mine, theirs in zip(
+                    version.per_class_accuracy, active.per_class_accuracy, strict=True
+                )
+            ]
+            rows = [
+                (digit, percent(mine), percent(theirs), f"{difference * 100:+.2f}")
+                for digit, (mine, theirs, difference) in enumerate(
+                    zip(
+                        version.per_class_accuracy,
+                        active.per_class_accuracy,
+                        differences,
+                        strict=True,
+                    )
+                )
+            ]
+            svg = charts.difference_bar_svg(
+                differences,
+                labels=DIGITS,
+                title=f"v{version.version} minus v{active.version}, per digit (points)",
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"v{version.version} compared with the active version",
+            "version": version,
+            "active": active,
+            "rows": rows,
+            "svg": svg,
+            "version_test": percent(version.test_accuracy),
+            "active_test": percent(active.test_accuracy) if active else "—",
+            "version_live": live_of(version),
+            "active_live": live_of(active) if active else None,
+        }
+        return TemplateResponse(request, "admin/training/modelversion/compare.html", context)
+
+    def accuracy_view(self, request: HttpRequest) -> HttpResponse:
+        """The page staff open first: how every version did, over time."""
+        history = accuracy_history()
+        points = history.points
+
+        def series(name: str, values: list[tuple[float, float, str]], style: str = "solid"):
+            return charts.Series(
+                name=name,
+                points=[(x, y) for x, y, _ in values],
+                style=style,
+                labels=[label for _, _, label in values],
+            )
+
+        test = [
+            (p.created_at.timestamp(), p.test_accuracy, f"v{p.version}: {percent(p.test_accuracy)}")
+            for p in points
+            if p.test_accuracy is not None
+        ]
+        live = [
+            (p.created_at.timestamp(), p.live.accuracy,
+             f"v{p.version}: {percent(p.live.accuracy)} of {p.live.labelled}")
+            for p in points
+            if p.live.accuracy is not None
+        ]  # fmt: skip
+        markers = [
+            charts.Marker(x=a.activated_at.timestamp(), label=f"v{a.version.version}")
+            for a in history.activations
+        ]
+        svg = charts.line_chart_svg(
+            [
+                series("test accuracy (MNIST)", test),
+                series("live accuracy (feedback)", live, "dashed"),
+            ],
+            title="Accuracy of each model version over time",
+            y_label="accuracy",
+            x_label="when the version was made",
+            markers=markers,
+            x_format=lambda x: _date_label(x),
+            y_format=percent,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Accuracy history",
+            "svg": svg,
+            "rows": [
+                (
+                    p.version,
+                    p.created_at,
+                    percent(p.test_accuracy),
+                    percent(p.live.accuracy),
+                    p.live.labelled,
+                    p.is_active,
+                )
+                for p in reversed(points)
+            ],
+            "activations": list(reversed(history.activations)),
+            "new_feedback_labels": history.new_feedback_labels,
+            "retrain_threshold": settings.RETRAIN_ON_FEEDBACK_MIN_LABELS,
+        }
+        return TemplateResponse(request, "admin/training/modelversion/accuracy.html", context)
+
+
+def _date_label(timestamp: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%d %b %H:%M")
+
+
+def training_curves(metrics: list[dict], *, title: str) -> dict[str, str]:
+    """Loss and accuracy per epoch, training and validation, as two charts."""
+    epochs = [entry["epoch"] for entry in metrics]
+
+    def curve(name: str, key: str, style: str = "solid") -> charts.Series:
+        return charts.Series(
+            name=name, points=[(e, entry[key]) for e, entry in zip(epochs, metrics, strict=True)],
+            style=style,
+        )  # fmt: skip
+
+    return {
+        "loss_svg": charts.line_chart_svg(
+            [curve("training loss", "loss"), curve("validation loss", "val_loss", "dashed")],
+            title=f"{title}: loss per epoch",
+            y_label="loss",
+            x_label="epoch",
+        ),
+        "accuracy_svg": charts.line_chart_svg(
+            [
+                curve("training accuracy", "accuracy"),
+                curve("validation accuracy", "val_accuracy", "dashed"),
+            ],
+            title=f"{title}: accuracy per epoch",
+            y_label="accuracy",
+            x_label="epoch",
+            y_format=percent,
+        ),
+    }
