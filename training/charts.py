@@ -224,7 +224,12 @@ def line_chart_svg(
     y_ticks = nice_ticks(min(ys), max(ys))
     xs += [m.x for m in markers]
     low, high = min(xs), max(xs)
-    if x_format is None:
+    if x_format is None and all(float(x).is_integer() for x in xs):
+        # Counts (epochs) get whole-number ticks, never "1.2".
+        step = max(1, math.ceil((high - low) / 5))
+        x_ticks = [float(x) for x in range(int(low), int(high) + step, step)]
+        low, high = min(low, x_ticks[0]), max(high, x_ticks[-1])
+    elif x_format is None:
         x_ticks = nice_ticks(low, high)
         low, high = min(low, x_ticks[0]), max(high, x_ticks[-1])
     else:  # round numbers of seconds are not round times: spread five ticks evenly

@@ -226,7 +226,7 @@ def test_line_chart_y_range_is_widened_by_data_outside_it():
         )
     )
 
-    assert {"0", "1.2"} <= set(texts(root))
+    assert {"0", "1.5"} <= set(texts(root))  # the axis reaches past 1.0 to hold 1.2
 
 
 @pytest.mark.parametrize(
@@ -299,3 +299,14 @@ def test_bar_charts_without_values_say_no_data(chart):
 
     assert NO_DATA in texts(root)
     assert not elements(root, "rect")
+
+
+def test_whole_number_x_values_get_whole_number_ticks():
+    root = parse(
+        line_chart_svg(
+            [Series("loss", [(1, 0.5), (2, 0.3), (3, 0.2)])], title="t", y_label="y", x_label="x"
+        )
+    )
+
+    assert {"1", "2", "3"} <= set(texts(root))
+    assert "1.5" not in texts(root)

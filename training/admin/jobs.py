@@ -29,7 +29,12 @@ class TrainingJobAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["status", "preset", "trigger"]
     list_select_related = ["requested_by", "model_version"]
-    readonly_fields = [field.name for field in TrainingJob._meta.fields]
+    # Progress, metrics and the log are in the live part of the page.
+    fields = [
+        "id", "status", "preset", "trigger", "params", "requested_by", "created_at",
+        "started_at", "finished_at", "feedback_samples_used", "celery_task_id", "error",
+    ]  # fmt: skip
+    readonly_fields = fields
     search_fields = ["=id", "error"]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -109,7 +114,14 @@ class TrainingJobAdmin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
     ) -> HttpResponse:
         job = get_object_or_404(self.get_queryset(request), pk=object_id)
-        extra = {**(extra_context or {}), **live_context(job)}
+        extra = {
+            **(extra_context or {}),
+            **live_context(job),
+            # Nothing on the page is edited: no save buttons.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def live_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
