@@ -129,7 +129,8 @@ def accuracy_history() -> AccuracyHistory:
         for version in versions
     ]
     activations = list(
-        ModelActivation.objects.select_related("version", "previous_version", "activated_by")
-        .order_by("activated_at", "pk")
+        ModelActivation.objects.select_related(
+            "version", "previous_version", "activated_by"
+        ).order_by("activated_at", "pk")
     )
     return AccuracyHistory(points, activations, feedback_labels_since_last_job())
