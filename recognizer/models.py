@@ -16,9 +16,9 @@ def session_hash(session_key: str | None) -> str:
 
 
 class SubmissionSource(models.TextChoices):
-    WEB = "web"
-    API = "api"
-    BATCH = "batch"
+    WEB = "web", "drawing page"
+    API = "api", "API"
+    BATCH = "batch", "batch"
 
 
 class Submission(models.Model):

@@ -69,3 +69,17 @@ def batches_visible_to(user: AbstractBaseUser) -> QuerySet[InferenceBatch]:
     if user.is_authenticated:
         return batches.filter(created_by=user)
     return batches.none()
+
+
+def submission_images(*, submission_id: int) -> Submission | None:
+    """Only what the admin's thumbnails need: the upload and the 28x28 seen."""
+    return (
+        Submission.objects.only("pk", "image", "image_format", "preprocessed")
+        .filter(pk=submission_id)
+        .first()
+    )
+
+
+def batches_recent(*, limit: int = 20) -> QuerySet[InferenceBatch]:
+    """The newest batches without their payload (which may be megabytes)."""
+    return InferenceBatch.objects.only("pk", "status", "total", "processed").order_by("-pk")[:limit]

@@ -6,6 +6,8 @@ from recognizer.services.predictions import (
     prediction_from_probabilities,
     submission_create,
     submission_feedback,
+    submissions_exclude_from_training,
+    submissions_relabel,
 )
 
 __all__ = [
@@ -14,4 +16,6 @@ __all__ = [
     "prediction_from_probabilities",
     "submission_create",
     "submission_feedback",
+    "submissions_exclude_from_training",
+    "submissions_relabel",
 ]

@@ -13,8 +13,12 @@ from recognizer.inputs import DigitInput
 from recognizer.models import Submission, SubmissionSource, session_hash
 from recognizer.predictor import LoadedModel, predictor
 from recognizer.preprocessing import to_uint8
-from training.models import SampleSource
-from training.services.samples import labelled_sample_create, labelled_sample_relabel
+from training.models import LabelledSample, SampleSource
+from training.services.samples import (
+    SampleError,
+    labelled_sample_create,
+    labelled_sample_relabel,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,49 @@ def submission_feedback(
     """Record the true digit and hand the sample to training. Saying it again
     changes the label (people misclick); the training sample follows."""
     submission = Submission.objects.select_for_update().get(pk=submission_id)
+    _submission_label(submission, label=label, by=by, source=SampleSource.FEEDBACK)
+    return submission
+
+
+@transaction.atomic
+def submissions_relabel(*, submission_ids: list[int], label: int, by: AbstractBaseUser) -> int:
+    """Staff record the true digit of many submissions at once (the admin's
+    relabel action): as feedback, with a training sample created (source
+    `relabel`) or relabelled (keeping its source). Returns how many were labelled."""
+    if not 0 <= int(label) <= 9:
+        raise SampleError("the label must be a digit 0-9")
+    submissions = (
+        # of=self: PostgreSQL locks no row on the nullable side of the join.
+        Submission.objects.select_for_update(of=("self",))
+        .select_related("labelled_sample", "model_version")
+        .defer("image")
+        .filter(pk__in=submission_ids)
+        .order_by("pk")
+    )
+    count = 0
+    for submission in submissions:
+        _submission_label(submission, label=int(label), by=by, source=SampleSource.RELABEL)
+        count += 1
+    return count
+
+
+@transaction.atomic
+def submissions_exclude_from_training(*, submission_ids: list[int], excluded: bool) -> int:
+    """Leave the training samples of these submissions out of training (or
+    take them in again). Submissions without feedback have no sample and are
+    skipped. Returns how many samples changed."""
+    return (
+        LabelledSample.objects.filter(submission__pk__in=submission_ids)
+        .exclude(excluded=excluded)
+        .update(excluded=excluded)
+    )
+
+
+def _submission_label(
+    submission: Submission, *, label: int, by: AbstractBaseUser | None, source: SampleSource
+) -> None:
+    """Set the feedback label of a locked submission; its training sample is
+    created with `source` the first time and follows the label afterwards."""
     submission.feedback_label = label
     submission.feedback_at = timezone.now()
     submission.feedback_by = by if by is not None and by.is_authenticated else None
@@ -95,7 +142,7 @@ def submission_feedback(
         submission.labelled_sample = labelled_sample_create(
             image=image,
             label=label,
-            source=SampleSource.FEEDBACK,
+            source=source,
             model_version=submission.model_version,
             predicted_digit=submission.digit,
         )
@@ -104,4 +151,3 @@ def submission_feedback(
     submission.save(
         update_fields=["feedback_label", "feedback_at", "feedback_by", "labelled_sample"]
     )
-    return submission
