@@ -42,6 +42,7 @@ def main() -> None:
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
         "DJANGO_VAR_DIR": str(var),
         "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
         "DATABASE_URL": args.database_url,

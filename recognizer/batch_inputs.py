@@ -25,6 +25,7 @@ from recognizer.inputs import (
     input_from_base64,
     input_from_image_bytes,
     input_from_pixels,
+    input_from_uint8_image,
 )
 from recognizer.preprocessing import ImageLimits, PreprocessingError
 
@@ -86,7 +87,7 @@ def batch_items(
         images = _load_array(payload, input_format)
         for index in range(len(images)):
             if index not in skip:
-                yield _decoded(index, "", lambda index=index: input_from_pixels(images[index]))
+                yield _decoded(index, "", lambda index=index: input_from_uint8_image(images[index]))
     elif input_format == "zip":
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             for index, member in enumerate(_zip_members(payload, archive)):

@@ -124,6 +124,7 @@ def test_a_batch_whose_worker_died_resumes_after_its_stored_items(
     batch_id = create(integrator, file=npy_upload(images)).json()["id"]
     from recognizer.services import batches as batches_module
 
+    monkeypatch.setattr(batches_module, "CHUNK_SIZE", 500)
     calls = {"n": 0}
     original = batches_module._record_chunk
 
@@ -189,6 +190,7 @@ def test_a_running_batch_stops_after_its_current_chunk(
     batch_id = create(integrator, file=npy_upload(images)).json()["id"]
     from recognizer.services import batches as batches_module
 
+    monkeypatch.setattr(batches_module, "CHUNK_SIZE", 500)
     original = batches_module._record_chunk
 
     def cancel_during_first_chunk(batch, *args, **kwargs):
