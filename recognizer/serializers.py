@@ -120,7 +120,7 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
-    model_version = serializers.IntegerField(source="model_version.version")
+    model_version = serializers.SerializerMethodField(help_text="The version that answered.")
     probabilities = serializers.ListField(
         child=serializers.FloatField(min_value=0, max_value=1), min_length=10, max_length=10
     )
@@ -144,6 +144,11 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "is_correct",
         ]
         read_only_fields = fields
+
+    def get_model_version(self, submission: Submission) -> int:
+        # A fresh prediction knows its version number already (context): no
+        # query for the ModelVersion row on every 201.
+        return self.context.get("model_version") or submission.model_version.version
 
 
 class PredictionSerializer(SubmissionSerializer):

@@ -206,6 +206,7 @@ class PredictionListCreateApi(ListAPIView):
             user=request.user,
             session_key=request.session.session_key,
         )
+        context["model_version"] = prediction.model_version
         return Response(
             PredictionSerializer(submission, context=context).data, status=status.HTTP_201_CREATED
         )

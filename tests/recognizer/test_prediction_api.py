@@ -214,3 +214,16 @@ def test_staff_are_not_throttled(client, active_model, settings, admin_user):
     body = {"image": as_base64(drawing_png(ONE))}
 
     assert [post_json(client, body).status_code for _ in range(3)] == [201] * 3
+
+
+def test_a_prediction_costs_one_insert_and_no_other_query(
+    client, active_model, django_assert_num_queries, settings
+):
+    settings.PREDICTOR_REFRESH_SECONDS = 60  # the active version is looked up twice a second
+    body = {"image": as_base64(drawing_png(ONE))}
+    post_json(client, body)  # the first request looks it up and loads the model
+
+    with django_assert_num_queries(1):
+        response = post_json(client, body)
+
+    assert response.status_code == 201 and response.json()["model_version"] == 1

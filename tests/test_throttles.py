@@ -1,0 +1,77 @@
+"""The API's throttles: exact under parallel requests, per client, and open
+(not failing) when the cache is down."""
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from rest_framework.test import APIRequestFactory
+
+from mnistsite.api.access import AnonThrottle
+
+
+@pytest.fixture(autouse=True)
+def rate(settings) -> Iterator[None]:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                                   "anon": "10/min"},
+    }  # fmt: skip
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def anonymous_request(address: str = "192.0.2.1"):
+    request = APIRequestFactory().post("/api/v1/predictions/", REMOTE_ADDR=address)
+    request.user = AnonymousUser()
+    return request
+
+
+@pytest.mark.skipif(
+    "redis" not in settings.CACHES["default"]["BACKEND"].lower(),
+    reason="exact counts need an atomic increment: Redis (REDIS_URL), as in CI and production; "
+    "the embedded file cache is for one developer",
+)
+def test_parallel_requests_get_exactly_the_rate():
+    allowed: list[bool] = []
+    lock = threading.Lock()
+    start = threading.Barrier(16)
+
+    def client() -> None:
+        start.wait()
+        for _ in range(5):
+            result = AnonThrottle().allow_request(anonymous_request(), None)
+            with lock:
+                allowed.append(result)
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # 80 requests from one address at once; a window may straddle a minute
+    # boundary, so at most two windows' worth.
+    assert sum(allowed) in (10, 20)
+    assert len(allowed) == 80
+
+
+def test_each_address_has_its_own_count():
+    throttle = AnonThrottle()
+    assert all(throttle.allow_request(anonymous_request("192.0.2.1"), None) for _ in range(10))
+    assert not throttle.allow_request(anonymous_request("192.0.2.1"), None)
+    assert 0 < throttle.wait() <= 60
+    assert throttle.allow_request(anonymous_request("192.0.2.2"), None)
+
+
+def test_a_cache_that_is_down_lets_requests_through(monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache is down")
+
+    monkeypatch.setattr(cache, "add", down)
+
+    assert all(AnonThrottle().allow_request(anonymous_request(), None) for _ in range(30))
