@@ -81,7 +81,7 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
 
 
 def _parse_rate(rate: str) -> tuple[int, int]:
-    """"120/min" -> (120, 60), as DRF reads it (settings checked it already)."""
+    """ "120/min" -> (120, 60), as DRF reads it (settings checked it already)."""
     count, period = rate.split("/")
     return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
 
