@@ -181,7 +181,10 @@ class Predictor:
     def _refresh_if_due(self) -> None:
         if self._clock() - self._checked_at < self._refresh_seconds:
             return
-        if not self._check_lock.acquire(blocking=False):
+        # Until the first look-up is done there is nothing to answer with: wait
+        # for it. Later, a request never waits for another's check.
+        first = self._checked_at == -float("inf")
+        if not self._check_lock.acquire(blocking=first):
             return  # another request thread is checking right now
         try:
             try:

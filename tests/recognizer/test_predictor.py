@@ -256,3 +256,33 @@ def test_activating_another_version_switches_live_requests_within_2_seconds(
         Submission.objects.order_by("pk").values_list("model_version__version", flat=True)
     )
     assert stored == [1] + [version for _, version in answers]
+
+
+def test_requests_during_the_first_look_up_wait_for_it_instead_of_failing():
+    registry, clock = FakeRegistry(V1), Clock()
+    looked_up = threading.Event()
+    slow_lookup = registry.lookup
+
+    def lookup():
+        looked_up.set()
+        time.sleep(0.2)
+        return slow_lookup()
+
+    predictor = Predictor(refresh_seconds=0.5, lookup=lookup, load=registry.load, clock=clock)
+    answers: list[int | str] = []
+
+    def ask() -> None:
+        try:
+            answers.append(predictor.model().version)
+        except NoActiveModel:
+            answers.append("no model")
+
+    first = threading.Thread(target=ask)
+    first.start()
+    looked_up.wait(2)
+    second = threading.Thread(target=ask)
+    second.start()
+    first.join(5)
+    second.join(5)
+
+    assert answers == [1, 1]
