@@ -76,12 +76,13 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
         self._wait = seconds - (now % seconds)
         return used <= limit
 
-    def wait(self) -> float:
+    def wait(self) -> float | None:
+        """Seconds until the window turns (DRF's Retry-After)."""
         return getattr(self, "_wait", None)
 
 
 def _parse_rate(rate: str) -> tuple[int, int]:
-    """ "120/min" -> (120, 60), as DRF reads it (settings checked it already)."""
+    """'120/min' -> (120, 60), as DRF reads it (settings checked it already)."""
     count, period = rate.split("/")
     return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
 
