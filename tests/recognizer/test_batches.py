@@ -438,3 +438,20 @@ def test_batches_go_end_to_end_through_a_real_worker(
     ]  # fmt: skip
     assert zip_results[1]["error"]["code"] == "invalid_name"
     assert Submission.objects.filter(source="batch").count() == 600 + 20 + 1
+
+
+@pytest.mark.django_db(transaction=True)  # the message is sent on commit, as in production
+def test_with_the_broker_down_a_batch_is_503_and_left_failed_not_queued(
+    integrator, active_model, monkeypatch
+):
+    def refuse(**kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(batch_run_task, "apply_async", refuse)
+
+    response = create(integrator, {"items": [{"pixels": [[1] * 28] * 28}]})
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "broker_unavailable"
+    batch = InferenceBatch.objects.get()
+    assert batch.status == "failed" and "broker" in batch.error

@@ -102,3 +102,18 @@ def test_a_running_job_is_asked_to_stop(staff):
     answer = staff.post(f"{URL}{job.pk}/cancel/").json()
 
     assert answer["status"] == "running" and answer["cancel_requested"] is True
+
+
+@pytest.mark.django_db(transaction=True)  # the message is sent on commit, as in production
+def test_with_the_broker_down_creating_a_job_is_503_and_leaves_no_queued_job(staff, monkeypatch):
+    def refuse(**kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr("training.tasks.train_job_task.apply_async", refuse)
+
+    response = staff.post(URL, {"preset": "quick"}, content_type="application/json")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "broker_unavailable"
+    assert not TrainingJob.objects.filter(status="queued").exists()
+    assert TrainingJob.objects.get().status == "failed"
