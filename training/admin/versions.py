@@ -2,6 +2,8 @@
 a detail page with pictures, activation and rollback (confirmed, recorded),
 the comparison with the active version, and the accuracy history page."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -300,7 +302,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             y_label="accuracy",
             x_label="when the version was made",
             markers=markers,
-            x_format=lambda x: _date_label(x),
+            x_format=_date_label,
             y_format=percent,
         )
         context = {
@@ -327,8 +329,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 def _date_label(timestamp: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%d %b %H:%M")
 
 
