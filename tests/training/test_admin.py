@@ -107,6 +107,11 @@ def test_the_activate_action_goes_to_the_confirmation(staff, versions):
 
 def test_rollback_returns_to_the_previous_version(staff, versions):
     version_activate(version=2, reason="try")
+    action = staff.post(
+        "/admin/training/modelversion/",
+        {"action": "roll_back", "_selected_action": [versions[1].pk]},
+    )
+    assert action["Location"].endswith("/admin/training/modelversion/rollback/")
 
     question = staff.get("/admin/training/modelversion/rollback/")
     staff.post("/admin/training/modelversion/rollback/")

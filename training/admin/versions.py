@@ -63,7 +63,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ["=version", "architecture", "notes"]
     readonly_fields = [field.name for field in ModelVersion._meta.fields if field.name != "notes"]
     inlines = [ActivationInline]
-    actions = ["activate_selected"]
+    actions = ["activate_selected", "roll_back"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return model_versions_with_live_accuracy()
@@ -115,6 +115,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return None
         url = reverse("admin:training_modelversion_activate", args=[queryset.get().pk])
         return HttpResponseRedirect(url)
+
+    @admin.action(description="Roll back to the previously active version…", permissions=["change"])
+    def roll_back(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        """Whatever is selected: rollback concerns the active version."""
+        return HttpResponseRedirect(reverse("admin:training_modelversion_rollback"))
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view
