@@ -190,6 +190,8 @@ class BatchUploadRequestSerializer(serializers.Serializer):
 class BatchSerializer(serializers.ModelSerializer):
     model_version = serializers.IntegerField(source="model_version.version")
     progress = serializers.FloatField()
+    # Empty when the batch has none, so not documented as a URI.
+    callback_url = serializers.CharField(help_text="Called once when the batch ends; may be empty.")
 
     class Meta:
         model = InferenceBatch
