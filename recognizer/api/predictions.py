@@ -85,7 +85,8 @@ def model_unavailable(exc: Exception) -> ApiError:
     return ApiError(
         status_code=503,
         code="model_unavailable",
-        message="The active model could not be loaded; staff have been told. Try again soon.",
+        message="The active model could not be loaded on this server (the error is logged); "
+        "try again soon.",
     )
 
 
