@@ -270,7 +270,8 @@ def predictor() -> Predictor:
                 _predictor = Predictor(
                     refresh_seconds=settings.PREDICTOR_REFRESH_SECONDS,
                     lookup=active_model_ref,
-                    load=load_model,
+                    # The same cache as ?model_version=N: one copy per version.
+                    load=model_for_version,
                 )
     return _predictor
 

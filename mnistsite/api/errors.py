@@ -37,6 +37,24 @@ class PayloadTooLarge(ApiError):
         )
 
 
+def broker_unavailable(consequence: str) -> ApiError:
+    """503 for work that could not be handed to a worker."""
+    return ApiError(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        code="broker_unavailable",
+        message=f"The task queue is not answering, so {consequence}; try again shortly.",
+    )
+
+
+def already_finished(what: str, state: str) -> ApiError:
+    """409 for cancelling something that has ended."""
+    return ApiError(
+        status_code=status.HTTP_409_CONFLICT,
+        code="already_finished",
+        message=f"The {what} has already ended ({state}).",
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is unreachable: say so, briefly, instead of a 500 page.

@@ -27,7 +27,12 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from mnistsite.api.access import IsStaffOrToken, UserThrottle
-from mnistsite.api.errors import ApiError, enforce_body_limit
+from mnistsite.api.errors import (
+    ApiError,
+    already_finished,
+    broker_unavailable,
+    enforce_body_limit,
+)
 from mnistsite.api.schema import error_responses
 from mnistsite.queueing import BrokerUnavailable
 from recognizer.api.predictions import model_unavailable
@@ -109,12 +114,7 @@ class BatchListCreateApi(ListAPIView):
         except NoActiveModel as exc:
             raise model_unavailable(exc) from None
         except BrokerUnavailable:
-            raise ApiError(
-                status_code=503,
-                code="broker_unavailable",
-                message="The task queue is not answering, so the batch cannot start; "
-                "try again shortly.",
-            ) from None
+            raise broker_unavailable("the batch cannot start") from None
         batch.refresh_from_db()
         url = reverse("api:batch-detail", args=[batch.pk], request=request)
         return Response(
@@ -283,9 +283,5 @@ class BatchCancelApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk)
         if batch.status in InferenceBatch.FINISHED:
-            raise ApiError(
-                status_code=409,
-                code="already_finished",
-                message=f"The batch has already ended ({batch.status}).",
-            )
+            raise already_finished("batch", batch.status)
         return Response(BatchSerializer(batch_cancel(batch_id=batch.pk)).data)

@@ -30,7 +30,7 @@ DIGITS = [str(digit) for digit in range(10)]
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2%}".replace("%", " %")
+    return "—" if value is None else charts.percent(value)
 
 
 def live_of(version: ModelVersion) -> LiveAccuracy:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from mnistsite.api.errors import ApiError
+from mnistsite.api.errors import ApiError, already_finished, broker_unavailable
 from mnistsite.api.schema import error_responses
 from mnistsite.queueing import BrokerUnavailable
 from training.models import TrainingJob
@@ -61,12 +61,7 @@ class TrainingJobListCreateApi(ListAPIView):
                 status_code=400, code="invalid", message=str(exc), details=details
             ) from None
         except BrokerUnavailable:
-            raise ApiError(
-                status_code=503,
-                code="broker_unavailable",
-                message="The task queue is not answering, so training cannot start; "
-                "the job was marked failed. Try again shortly.",
-            ) from None
+            raise broker_unavailable("training cannot start (the job was marked failed)") from None
         job.refresh_from_db()
         url = reverse("api:training-job-detail", args=[job.pk], request=request)
         return Response(
@@ -106,9 +101,5 @@ class TrainingJobCancelApi(APIView):
         if job is None:
             raise ApiError(status_code=404, code="not_found", message="No such training job.")
         if job.status in TrainingJob.FINISHED:
-            raise ApiError(
-                status_code=409,
-                code="already_finished",
-                message=f"The job has already ended ({job.status}).",
-            )
+            raise already_finished("job", job.status)
         return Response(TrainingJobSerializer(job_cancel(job_id=job.pk)).data)
