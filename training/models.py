@@ -68,6 +68,13 @@ class TrainingJob(models.Model):
                 condition=Q(epoch_fraction__gte=0) & Q(epoch_fraction__lte=1),
                 name="training_job_epoch_fraction_0_1",
             ),
+            # One training at a time: two jobs on 2 cores would each run at half
+            # speed and race to the registry. A second claim waits (see job_claim).
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="running"),
+                name="one_running_training_job",
+            ),
             # Retrain-on-feedback never runs two jobs at once.
             models.UniqueConstraint(
                 fields=["trigger"],

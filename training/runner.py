@@ -106,7 +106,8 @@ def _training_data(
 
 def run_job(job_id: int, *, watcher: Watcher | None = None) -> Outcome | None:
     """Claim the job and train it. None when it was not ours to run (already
-    claimed by another delivery, or cancelled while queued)."""
+    claimed by another delivery, or cancelled while queued). Raises
+    TrainingBusy, with the job still queued, while another job runs."""
     if not job_services.job_claim(job_id=job_id):
         logger.info("training job %s was already claimed or cancelled; nothing to do", job_id)
         return None

@@ -5,20 +5,29 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from training.services import job_start_on_feedback, jobs_reap_stale
+from training.services import TrainingBusy, job_log, job_start_on_feedback, jobs_reap_stale
+
+# While another job trains, a job waits in the queue and asks again this often.
+BUSY_RETRY_SECONDS = 10
 
 
 @shared_task(
+    bind=True,
     name="training.tasks.train_job_task",
     soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.TRAINING_SOFT_TIME_LIMIT_SECONDS + 120,
 )
-def train_job_task(job_id: int) -> str | None:
+def train_job_task(self, job_id: int) -> str | None:
     """Run one training job. A second delivery of the same message finds the
-    job claimed and does nothing."""
+    job claimed and does nothing; while another job runs, it waits its turn."""
     from training.runner import run_job
 
-    outcome = run_job(job_id)
+    try:
+        outcome = run_job(job_id)
+    except TrainingBusy as busy:
+        if self.request.retries == 0:
+            job_log(job_id=job_id, message=f"waiting: {busy}")
+        raise self.retry(countdown=BUSY_RETRY_SECONDS, max_retries=None) from None
     return outcome.status if outcome else None
 
 

@@ -1,10 +1,19 @@
 import pytest
+from celery.exceptions import Retry
+from django.db import IntegrityError, transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from training.models import TrainingJob
 from training.params import ParamsError
-from training.services import BrokerUnavailable, job_cancel, job_claim, job_create
-from training.services.jobs import job_record_progress
+from training.services import (
+    BrokerUnavailable,
+    TrainingBusy,
+    job_cancel,
+    job_claim,
+    job_create,
+)
+from training.services.jobs import job_finish, job_record_progress
+from training.tasks import BUSY_RETRY_SECONDS, train_job_task
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +87,48 @@ def test_a_job_is_claimed_once_however_often_its_message_arrives():
     job.refresh_from_db()
     assert job.status == Status.RUNNING
     assert job.started_at is not None and job.heartbeat_at is not None
+
+
+def test_a_second_job_is_not_claimed_while_one_runs_and_stays_queued():
+    running = TrainingJob.objects.create(epochs=3)
+    waiting = TrainingJob.objects.create(epochs=3)
+    assert job_claim(job_id=running.pk) is True
+
+    with pytest.raises(TrainingBusy) as busy:
+        job_claim(job_id=waiting.pk)
+
+    assert busy.value.running_job_id == running.pk
+    waiting.refresh_from_db()
+    assert waiting.status == Status.QUEUED
+    job_finish(job_id=running.pk, status=Status.SUCCEEDED)
+    assert job_claim(job_id=waiting.pk) is True
+
+
+def test_the_database_refuses_a_second_running_job():
+    TrainingJob.objects.create(epochs=3, status=Status.RUNNING)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TrainingJob.objects.create(epochs=3, status=Status.RUNNING)
+
+
+def test_the_task_of_a_job_that_must_wait_is_retried_later_and_says_why(monkeypatch):
+    running = TrainingJob.objects.create(epochs=3, status=Status.RUNNING)
+    waiting = TrainingJob.objects.create(epochs=3)
+    retries = []
+
+    def record_retry(**options):
+        retries.append(options)
+        return Retry()
+
+    monkeypatch.setattr(train_job_task, "retry", record_retry)
+
+    with pytest.raises(Retry):
+        train_job_task.run(waiting.pk)
+
+    assert retries == [{"countdown": BUSY_RETRY_SECONDS, "max_retries": None}]
+    waiting.refresh_from_db()
+    assert waiting.status == Status.QUEUED
+    assert f"waiting: training job {running.pk} is running" in waiting.log
 
 
 def test_cancelling_a_queued_job_ends_it_and_it_is_never_claimed():

@@ -47,3 +47,36 @@ def test_train_wait_runs_in_the_foreground_and_prints_the_metrics(mnist_cache, s
     assert f"Model v{version.version}" in text
     assert "Per-class accuracy" in text and "Confusion matrix" in text
     assert TrainingJob.objects.get().status == TrainingJob.Status.SUCCEEDED
+
+
+def test_train_wait_behind_a_running_job_waits_for_its_turn(monkeypatch):
+    running = TrainingJob.objects.create(status=TrainingJob.Status.RUNNING)
+    naps = []
+
+    def nap(seconds: float) -> None:
+        # The running job ends while this one waits.
+        naps.append(seconds)
+        TrainingJob.objects.filter(pk=running.pk).update(status=TrainingJob.Status.CANCELLED)
+
+    monkeypatch.setattr("training.management.commands.train.time.sleep", nap)
+    monkeypatch.setattr(
+        "training.management.commands.train.run_job", _run_job_that_claims_or_is_busy
+    )
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="ended succeeded"):
+        call_command("train", "--preset", "quick", "--wait", stdout=out)
+
+    assert f"Waiting: training job {running.pk} is running." in out.getvalue()
+    assert len(naps) == 1
+
+
+def _run_job_that_claims_or_is_busy(job_id, watcher=None):
+    """run_job's claim, without the training: busy, or claimed and done."""
+    from training.runner import Outcome
+    from training.services import job_claim
+    from training.services.jobs import job_finish
+
+    job_claim(job_id=job_id)
+    job_finish(job_id=job_id, status=TrainingJob.Status.SUCCEEDED)
+    return Outcome(status=TrainingJob.Status.SUCCEEDED)

@@ -2,6 +2,7 @@
 
 from training.services.jobs import (
     BrokerUnavailable,
+    TrainingBusy,
     job_cancel,
     job_claim,
     job_create,
@@ -17,6 +18,7 @@ from training.services.samples import labelled_sample_create
 
 __all__ = [
     "BrokerUnavailable",
+    "TrainingBusy",
     "job_cancel",
     "job_claim",
     "job_create",

@@ -63,16 +63,32 @@ def _enqueue(job: TrainingJob) -> None:
         raise
 
 
+class TrainingBusy(Exception):
+    """Another job is running; this one stays queued and is tried again later."""
+
+    def __init__(self, running_job_id: int | None) -> None:
+        super().__init__(f"training job {running_job_id} is running")
+        self.running_job_id = running_job_id
+
+
 def job_claim(*, job_id: int) -> bool:
     """queued -> running, only if still queued. False means another delivery
-    of the same message (or a cancel) got there first: do nothing."""
+    of the same message (or a cancel) got there first: do nothing.
+
+    Raises TrainingBusy while another job runs: the database allows one
+    running job (constraint `one_running_training_job`), whichever worker
+    claims it, so two jobs never train at once or interleave registry writes.
+    """
     now = timezone.now()
-    return (
-        TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
-        )
-        == 1
-    )
+    try:
+        with transaction.atomic():
+            claimed = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+                status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
+            )
+    except IntegrityError:
+        running = TrainingJob.objects.filter(status=JobStatus.RUNNING).first()
+        raise TrainingBusy(running.pk if running else None) from None
+    return claimed == 1
 
 
 def job_record_progress(

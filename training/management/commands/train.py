@@ -1,4 +1,5 @@
 import sys
+import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -6,9 +7,11 @@ from training.ml.fit import EpochMetrics
 from training.params import PRESETS, ParamsError
 from training.reports import confusion_table, per_class_table
 from training.runner import run_job
-from training.services import BrokerUnavailable, job_create
+from training.services import BrokerUnavailable, TrainingBusy, job_create
 
 BAR_WIDTH = 30
+# `--wait` behind a running job: how often to ask again.
+BUSY_POLL_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -51,7 +54,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued training job {job.pk} ({job.preset}, {job.epochs} epochs).")
             return
         self.stdout.write(f"Training job {job.pk}: {job.params}")
-        outcome = run_job(job.pk, watcher=_ProgressBar(self.stdout, job.epochs))
+        outcome = self._run_when_free(job)
         if outcome is None or outcome.version is None:
             raise CommandError(f"Training job {job.pk} ended {getattr(outcome, 'status', '?')}: "
                                f"{getattr(outcome, 'error', '')}")  # fmt: skip
@@ -63,6 +66,18 @@ class Command(BaseCommand):
         )
         self.stdout.write(per_class_table(version.per_class_accuracy))
         self.stdout.write(confusion_table(version.confusion_matrix))
+
+    def _run_when_free(self, job):
+        """Run the job here, after the one that is training now, if any."""
+        waiting = False
+        while True:
+            try:
+                return run_job(job.pk, watcher=_ProgressBar(self.stdout, job.epochs))
+            except TrainingBusy as busy:
+                if not waiting:
+                    self.stdout.write(f"Waiting: {busy}.")
+                    waiting = True
+                time.sleep(BUSY_POLL_SECONDS)
 
 
 class _ProgressBar:
