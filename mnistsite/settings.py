@@ -168,16 +168,23 @@ else:
         # running) task is not handed to a second worker.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, minimum=60),
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT * 2,
+        # A broker that accepts connections but answers nothing (hung, or a
+        # half-open connection) must not hold a publishing web request: without
+        # this a publish waits forever. Workers are not affected: they wait for
+        # messages through their event loop, not a blocking read.
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0, minimum=0.1)
-# Enqueueing from a web request gives up after about a second instead of
-# blocking the request while the broker is away.
+# Enqueueing from a web request gives up quickly instead of blocking the
+# request while the broker is away: at once when it refuses connections,
+# after a few socket timeouts (about 3 s) when it hangs. The one retry is for
+# a pooled connection that died when the broker restarted.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
-    "interval_step": 0.5,
-    "interval_max": 0.5,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {

@@ -3,6 +3,9 @@ from django.urls import include, path
 
 from mnistsite.health import HealthzView
 
+# A database outage is a 503, not a 500 (see error_pages).
+handler500 = "mnistsite.error_pages.server_error"
+
 urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("admin/", admin.site.urls),

@@ -29,6 +29,18 @@ def pytest_configure(config: pytest.Config) -> None:
     }
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Reliability and security figures (tests/figures.py), into the CI log."""
+    from tests import figures
+
+    lines = figures.summary_lines()
+    if lines:
+        terminalreporter.section("reliability and security figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+        figures.save()
+
+
 class HttpsClient(Client):
     """Tests run with production's settings, which redirect plain HTTP. Every
     API response is checked against the OpenAPI schema."""

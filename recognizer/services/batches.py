@@ -13,7 +13,7 @@ from itertools import islice
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -89,7 +89,8 @@ def batch_claim(*, batch_id: int) -> bool:
 
 def batch_run(*, batch_id: int) -> str | None:
     """Run a claimed batch to the end, resuming after the items that already
-    have a result. Returns the final status, or None if not claimed."""
+    have a result. Returns the final status, or None if not claimed or left
+    for the stale-batch reaper to resume (the database went away)."""
     if not batch_claim(batch_id=batch_id):
         return None
     batch = InferenceBatch.objects.select_related("model_version").get(pk=batch_id)
@@ -111,6 +112,11 @@ def batch_run(*, batch_id: int) -> str | None:
             rate = counted / max(time.perf_counter() - started, 1e-6)
             if not _record_progress(batch_id, rate):
                 break  # cancel asked for, or no longer ours
+    except (OperationalError, InterfaceError):
+        # The database went away: not the batch's fault, and it is resumable.
+        # Left running, it is queued again once its heartbeat is stale.
+        logger.exception("batch %s lost the database; it will be resumed", batch_id)
+        return None
     except Exception as exc:
         logger.exception("batch %s failed", batch_id)
         _finish(batch_id, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -154,6 +155,24 @@ def test_a_batch_whose_worker_died_resumes_after_its_stored_items(
     digits = np.array(list(results.values_list("digit", flat=True)))
     assert (digits == labels).mean() > 0.98
     assert InferenceBatch.objects.get(pk=batch_id).attempts == 2
+
+
+@pytest.mark.django_db
+def test_a_batch_that_loses_the_database_is_left_to_resume_not_failed(
+    integrator, active_model, mnist_cache, monkeypatch
+):
+    images, _ = mnist_digits(mnist_cache, 20)
+    batch_id = create(integrator, file=npy_upload(images)).json()["id"]
+    from recognizer.services import batches as batches_module
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(batches_module, "_record_chunk", database_gone)
+
+    assert batch_run(batch_id=batch_id) is None
+    batch = InferenceBatch.objects.get(pk=batch_id)
+    assert (batch.status, batch.error) == ("running", "")
 
 
 @pytest.mark.django_db

@@ -1,0 +1,386 @@
+"""The whole site as production runs it, on the private PostgreSQL and Redis:
+gunicorn, the inference worker, the training worker and beat, each a real
+process in a session of its own (so SIGKILL reaches it and its children and
+nothing else). Tests talk to it over HTTP and read its database in SQL.
+"""
+
+import base64
+import contextlib
+import http.client
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import ROOT
+from tests.faults.services import PrivatePostgres, PrivateRedis, free_port
+
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+# Reapers run every second and call a job stale after 10 s (a batch after
+# 5 s), so the periodic paths are seen working within a test.
+FAST_REAPERS = {
+    "TRAINING_REAP_INTERVAL_SECONDS": "1",
+    "TRAINING_STALE_AFTER_SECONDS": "10",
+    "BATCH_REAP_INTERVAL_SECONDS": "1",
+    "BATCH_STALE_AFTER_SECONDS": "5",
+}
+# A training job small enough for a test, big enough to be killed mid-epoch.
+TINY_JOB = {"preset": "quick", "epochs": 1, "max_train_samples": 3000, "augment": False}
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict | list | None
+    seconds: float
+    started: float  # time.monotonic() when the request was sent
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _process_command(name: str, port: int, logs: Path) -> list[str]:
+    celery = [PYTHON, "-m", "celery", "-A", "mnistsite"]
+    worker = [*celery, "worker", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+    if name == "web":
+        return [
+            str(BIN / "gunicorn"), "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", "--threads", "2", "--graceful-timeout", "5", "--no-control-socket",
+            # Which worker process answered which request (the load tests' X-Request-Id).
+            "--access-logfile", str(logs / "access.log"),
+            "--access-logformat", "%(p)s %({x-request-id}i)s %(s)s",
+        ]  # fmt: skip
+    if name == "worker":
+        return [*worker, "--queues", "default,inference", "--hostname", "default@%h",
+                "--concurrency", "1"]  # fmt: skip
+    if name.startswith("worker-training"):
+        # As the Procfile: one job per child process.
+        return [*worker, "--queues", "training", "--hostname", f"{name}@%h", "--concurrency",
+                "1", "--prefetch-multiplier", "1", "--max-tasks-per-child", "1"]  # fmt: skip
+    if name == "beat":
+        return [*celery, "beat", "--loglevel", "INFO", "--schedule", str(logs / "beat-schedule")]
+    raise ValueError(name)
+
+
+class Site:
+    def __init__(self, workdir: Path, postgres: PrivatePostgres, redis: PrivateRedis) -> None:
+        self.workdir = workdir
+        self.postgres = postgres
+        self.redis = redis
+        self.port = free_port()
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.database_url = postgres.url("site")
+        self.broker_url = redis.url(0)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.token = ""
+        self._starts: dict[str, int] = {}
+        keep = {k: v for k, v in os.environ.items()
+                if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "THROTTLE_",
+                                     "TRAINING_", "BATCH_", "MODEL_STORE"))}  # fmt: skip
+        self.env = {
+            **keep,
+            **FAST_REAPERS,
+            "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "faults-only-" + "f" * 50,
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_VAR_DIR": str(workdir / "var"),
+            "DJANGO_STATIC_ROOT": str(workdir / "static"),
+            "MODEL_STORE_DIR": str(self.model_store),
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": redis.url(1),
+            "CELERY_BROKER_URL": self.broker_url,
+            # The tests send more than a visitor would; throttling is tested elsewhere.
+            "THROTTLE_ANON_RATE": "100000/min",
+            "THROTTLE_USER_RATE": "100000/min",
+            "THROTTLE_PREVIEW_RATE": "100000/min",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONUNBUFFERED": "1",
+        }
+        (workdir / "static").mkdir(exist_ok=True)
+
+    @property
+    def model_store(self) -> Path:
+        return self.workdir / "models"
+
+    # --- setting up -------------------------------------------------------
+
+    def manage(self, *command: str) -> str:
+        done = subprocess.run(
+            [PYTHON, "manage.py", *command], cwd=ROOT, env=self.env,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(command)}:\n{done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def install(self) -> None:
+        self.postgres.create_database("site")
+        self.manage("migrate", "--noinput")
+        self.manage("collectstatic", "--noinput")
+        self.manage("ensure_bundled_model")
+        code = (
+            "from django.contrib.auth import get_user_model; "
+            "from rest_framework.authtoken.models import Token; "
+            "u = get_user_model().objects.create_user('ops', is_staff=True); "
+            "print(Token.objects.create(user=u).key)"
+        )
+        self.token = self.manage("shell", "-c", code).splitlines()[-1]
+
+    # --- processes --------------------------------------------------------
+
+    def _spawn(self, name: str) -> None:
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as output:
+            self.processes[name] = subprocess.Popen(
+                _process_command(name, self.port, self.logs), cwd=ROOT, env=self.env,
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
+        process, log = self.processes[name], self.logs / f"{name}.log"
+        # A restarted process appends to its log: count its marks.
+        mark = b"beat: Starting" if name == "beat" else b"ready."
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
+            if name == "web":
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    return self.get("/healthz", timeout=3).status in (200, 503)
+                return False
+            return log.read_bytes().count(mark) >= self._starts[name]
+
+        if not wait_until(ready, timeout=timeout, interval=0.25):
+            raise RuntimeError(f"{name} not ready in {timeout} s:\n{log.read_text()[-3000:]}")
+
+    def start_all(self, names: tuple[str, ...] = ("web", "worker", "worker-training", "beat")):
+        for name in names:
+            self.restart(name, wait=False)
+        for name in names:
+            self.wait_ready(name)
+
+    def restart(self, name: str, *, wait: bool = True) -> None:
+        self._starts[name] = self._starts.get(name, 0) + 1
+        self._spawn(name)
+        if wait:
+            self.wait_ready(name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL to the process and its children: no clean-up runs."""
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill_group(process)
+
+    @staticmethod
+    def kill_group(process: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def is_running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.poll() is None
+
+    # --- HTTP -------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        json_body: object = None,
+        headers: dict[str, str] | None = None,
+        token: bool = False,
+        timeout: float = 15,
+    ) -> Answer:
+        headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Token {self.token}"
+        started = time.monotonic()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+            answer_headers = {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            connection.close()
+        parsed = None
+        if answer_headers.get("content-type", "").startswith("application/json"):
+            parsed = json.loads(raw)
+        return Answer(response.status, parsed, time.monotonic() - started, started, answer_headers)
+
+    def get(self, path: str, **options) -> Answer:
+        return self.request("GET", path, **options)
+
+    def predict(self, body: dict, **options) -> Answer:
+        return self.request("POST", "/api/v1/predictions/", json_body=body, **options)
+
+    def create_job(self, **params) -> Answer:
+        return self.request(
+            "POST", "/api/v1/training-jobs/", json_body=params or TINY_JOB, token=True
+        )
+
+    def create_batch(self, images: np.ndarray) -> Answer:
+        buffer = io.BytesIO()
+        np.save(buffer, images.astype(np.uint8), allow_pickle=False)
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="digits.npy"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + buffer.getvalue()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return self.request(
+            "POST", "/api/v1/batches/", body=body, token=True, timeout=120,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )  # fmt: skip
+
+    # --- the database -----------------------------------------------------
+
+    def sql(self, query: str, *params: object) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.database_url, connect_timeout=5) as connection:
+            return connection.execute(query, params).fetchall()
+
+    def value(self, query: str, *params: object):
+        return self.sql(query, *params)[0][0]
+
+    def job(self, job_id: int) -> dict:
+        columns = ("status", "error", "log", "epoch", "epoch_fraction", "started_at",
+                   "finished_at", "version")  # fmt: skip
+        row = self.sql(
+            "SELECT j.status, j.error, j.log, j.epoch, j.epoch_fraction, j.started_at, "
+            "j.finished_at, v.version FROM training_trainingjob j "
+            "LEFT JOIN training_modelversion v ON v.training_job_id = j.id WHERE j.id = %s",
+            job_id,
+        )[0]
+        return dict(zip(columns, row, strict=True))
+
+    def batch(self, batch_id: int) -> dict:
+        columns = ("status", "error", "processed", "total", "attempts")
+        row = self.sql(
+            f"SELECT {', '.join(columns)} FROM recognizer_inferencebatch "  # noqa: S608
+            "WHERE id = %s",
+            batch_id,
+        )[0]
+        return dict(zip(columns, row, strict=True))
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def digit_png_body(image28: np.ndarray) -> dict:
+    """An MNIST digit as a visitor's canvas sends it: 280x280, dark on white."""
+    from PIL import Image
+
+    canvas = Image.fromarray(255 - image28.astype(np.uint8)).resize((280, 280))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return {"image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}
+
+
+@dataclass
+class Sent:
+    request_id: str
+    body_index: int
+    answer: Answer | None  # None when the request failed without an answer
+    error: str = ""
+
+    @property
+    def status(self) -> int | str:
+        return self.answer.status if self.answer else self.error
+
+
+class Traffic:
+    """Clients sending predictions in threads until stopped, every answer kept
+    (or the exception that stood for one), each request named by an
+    X-Request-Id so the access log tells which web process answered it."""
+
+    def __init__(self, site: Site, bodies: list[dict], *, clients: int, pause: float) -> None:
+        self.site = site
+        self.bodies = bodies
+        self.pause = pause
+        self._sent: list[Sent] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._client, args=(n,), daemon=True) for n in range(clients)
+        ]
+
+    def __enter__(self) -> "Traffic":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _client(self, number: int) -> None:
+        count = 0
+        while not self._stop.is_set():
+            request_id = f"{number}-{count}-{uuid.uuid4().hex[:8]}"
+            body_index = (number + count) % len(self.bodies)
+            count += 1
+            try:
+                answer = self.site.predict(
+                    self.bodies[body_index], headers={"X-Request-Id": request_id}
+                )
+                sent = Sent(request_id, body_index, answer)
+            except (OSError, http.client.HTTPException) as exc:
+                sent = Sent(request_id, body_index, None, f"{type(exc).__name__}: {exc}")
+            with self._lock:
+                self._sent.append(sent)
+            if self.pause:
+                self._stop.wait(self.pause)
+
+    def snapshot(self) -> list[Sent]:
+        with self._lock:
+            return list(self._sent)
+
+    def count_started_after(self, moment: float) -> int:
+        return sum(1 for s in self.snapshot() if s.answer and s.answer.started > moment)

@@ -1,0 +1,62 @@
+"""A database that is not answering is a 503 with Retry-After everywhere,
+also where the API's own handler does not reach (pages, middleware); other
+unexpected errors stay a plain 500 that reveals nothing."""
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+
+from recognizer.views import HomeView
+
+
+@pytest.fixture
+def page_client() -> Client:
+    client = Client(raise_request_exception=False)
+    client.defaults["wsgi.url_scheme"] = "https"
+    return client
+
+
+def test_a_page_is_503_with_retry_after_while_the_database_is_down(page_client, monkeypatch):
+    def database_down(*args, **kwargs):
+        raise OperationalError('connection to server at "db" failed: secret detail')
+
+    monkeypatch.setattr(HomeView, "get", database_down)
+
+    response = page_client.get("/", secure=True)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert b"Temporarily unavailable" in response.content
+    assert b"secret detail" not in response.content
+
+
+def test_an_api_route_outside_the_api_handler_answers_json(page_client, monkeypatch):
+    def database_down(self, request, *args, **kwargs):
+        raise OperationalError("the server closed the connection")
+
+    # Sessions are saved after the view: that is beyond DRF's exception handler.
+    monkeypatch.setattr(
+        "django.contrib.sessions.middleware.SessionMiddleware.process_response", database_down
+    )
+
+    response = page_client.get("/api/v1/models/", secure=True)
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "code": "database_unavailable",
+        "message": "The database is not answering; try again shortly.",
+        "details": {},
+    }
+
+
+def test_any_other_error_is_a_plain_500(page_client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug with a secret detail")
+
+    monkeypatch.setattr(HomeView, "get", broken)
+
+    response = page_client.get("/", secure=True)
+
+    assert response.status_code == 500
+    assert b"Server error" in response.content
+    assert b"secret detail" not in response.content
