@@ -245,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recognizer.tasks.resume_stale_batches_task",
         "schedule": env_float("BATCH_REAP_INTERVAL_SECONDS", 30.0, minimum=1),
     },
+    "clear-expired-sessions": {
+        "task": "mnistsite.tasks.clear_expired_sessions_task",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # --- REST framework ---------------------------------------------------------
