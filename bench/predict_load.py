@@ -322,9 +322,18 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    env: dict[str, str], *, workers: int, threads: int, port: int, log_dir: Path, name: str
+    env: dict[str, str],
+    *,
+    workers: int,
+    threads: int,
+    port: int,
+    log_dir: Path,
+    name: str,
+    capture_output: bool = False,
 ) -> subprocess.Popen:
-    """As the Procfile starts it (access log included), on a free loopback port."""
+    """As the Procfile starts it (access log included), on a free loopback port.
+    `capture_output`: the workers' own output (Django's log lines) goes to the
+    error log too, instead of this terminal."""
     command = [
         GUNICORN, "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--threads", str(threads),
@@ -332,6 +341,8 @@ def start_gunicorn(
         "--error-logfile", str(log_dir / f"error-{name}.log"),
         "--graceful-timeout", "10", "--no-control-socket",
     ]  # fmt: skip
+    if capture_output:
+        command.append("--capture-output")
     # A session of its own, so stopping it reaches every worker and nothing else.
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
