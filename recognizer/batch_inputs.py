@@ -13,7 +13,9 @@ the batch.
 
 import io
 import json
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -32,6 +34,16 @@ from recognizer.preprocessing import ImageLimits, PreprocessingError
 MAX_ITEMS = 10_000
 MAX_REF_LENGTH = 200
 FORMATS = ("json", "npy", "npz", "zip")
+# What numpy and zipfile raise on malformed containers besides their own
+# errors: a header that is not Python (SyntaxError, tokenize.TokenError), a
+# broken deflate stream (zlib.error), an unknown ZIP version or compression
+# (NotImplementedError), an encrypted member (RuntimeError), a name that is
+# not UTF-8 (UnicodeDecodeError, a ValueError), a bad offset (ValueError).
+# Found by fuzzing the containers.
+_UNREADABLE = (
+    ValueError, SyntaxError, tokenize.TokenError, zlib.error, NotImplementedError, RuntimeError,
+    zipfile.BadZipFile, OSError, EOFError,
+)  # fmt: skip
 
 
 class BatchInputError(ValueError):
@@ -66,10 +78,14 @@ def batch_inspect(payload: bytes, input_format: str) -> int:
         return len(json.loads(payload))
     if input_format in ("npy", "npz"):
         count = _array_header(payload, input_format)[0]
-    elif input_format == "zip":
-        count = len(_zip_members(payload))
-    else:
+        _check_count(count)
+        # The data must be all there, not only a header that says so; the
+        # count is checked first, so this reads at most MAX_ITEMS images.
+        _load_array(payload, input_format)
+        return count
+    if input_format != "zip":
         raise BatchInputError("unsupported_format", f"Unknown batch format {input_format!r}.")
+    count = len(_zip_members(payload))
     _check_count(count)
     return count
 
@@ -138,20 +154,29 @@ def _array_header(payload: bytes, input_format: str) -> tuple[int, ...]:
     try:
         if input_format == "npz":
             with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-                names = [name for name in archive.namelist() if name.endswith(".npy")]
-                if len(names) != 1:
+                # Nothing beside the array: np.load would read another member
+                # whole, however large it inflates.
+                names = archive.namelist()
+                if len(names) != 1 or not names[0].endswith(".npy"):
                     raise BatchInputError(
                         "invalid_array", "The .npz must hold exactly one array (N x 28 x 28 uint8)."
                     )
                 with archive.open(names[0]) as stream:
                     return _npy_header(stream)
         return _npy_header(io.BytesIO(payload))
-    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        if isinstance(exc, BatchInputError):
-            raise
-        raise BatchInputError(
-            "invalid_array", f"Not a readable .{input_format} array: {exc}"
-        ) from exc
+    except BatchInputError:
+        raise
+    except _UNREADABLE as exc:
+        raise _unreadable_array(input_format, exc) from exc
+
+
+def _unreadable_array(input_format: str, exc: Exception) -> BatchInputError:
+    # numpy's messages quote the header: only the kind of error is answered.
+    return BatchInputError(
+        "invalid_array",
+        f"Not a readable .{input_format} array: its header or data is broken or cut short "
+        f"({type(exc).__name__}).",
+    )
 
 
 def _npy_header(stream: BinaryIO) -> tuple[int, ...]:
@@ -174,17 +199,20 @@ def _npy_header(stream: BinaryIO) -> tuple[int, ...]:
 
 def _load_array(payload: bytes, input_format: str) -> np.ndarray:
     _array_header(payload, input_format)
-    if input_format == "npz":
-        with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
-            return archive[archive.files[0]]
-    return np.load(io.BytesIO(payload), allow_pickle=False)
+    try:
+        if input_format == "npz":
+            with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+                return archive[archive.files[0]]
+        return np.load(io.BytesIO(payload), allow_pickle=False)
+    except _UNREADABLE as exc:
+        raise _unreadable_array(input_format, exc) from exc
 
 
 def _zip_members(payload: bytes, archive: zipfile.ZipFile | None = None) -> list[zipfile.ZipInfo]:
     """The ZIP's files (folders left out), in archive order."""
     try:
         own = archive or zipfile.ZipFile(io.BytesIO(payload))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except _UNREADABLE as exc:
         raise BatchInputError("invalid_zip", f"Not a readable ZIP file: {exc}") from exc
     return [member for member in own.infolist() if not member.is_dir()]
 
@@ -216,7 +244,7 @@ def _zip_item(
     try:
         with archive.open(member) as stream:
             data = stream.read(limits.max_bytes + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except _UNREADABLE as exc:
         return BatchItem(
             index,
             ref,

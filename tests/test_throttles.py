@@ -11,6 +11,7 @@ from django.core.cache import cache
 from rest_framework.test import APIRequestFactory
 
 from mnistsite.api.access import AnonThrottle
+from tests.figures import record
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +59,17 @@ def test_parallel_requests_get_exactly_the_rate():
     # boundary, so at most two windows' worth.
     assert sum(allowed) in (10, 20)
     assert len(allowed) == 80
+    record(
+        "security-3",
+        title="Throttle counter under parallel requests from one address",
+        command="make test ARGS='tests/test_throttles.py'",
+        outcome=f"{sum(allowed)} of {len(allowed)} let through at a rate of 10/min "
+        f"({sum(allowed) // 10} window(s)), the rest refused",
+        requests=len(allowed),
+        threads=len(threads),
+        let_through=sum(allowed),
+        refused=len(allowed) - sum(allowed),
+    )
 
 
 def test_each_address_has_its_own_count():

@@ -60,9 +60,12 @@ class BatchListCreateApi(ListAPIView):
     throttle_classes = [UserThrottle]
     serializer_class = BatchSerializer
 
+    def max_body_bytes(self) -> int:
+        return settings.BATCH_MAX_UPLOAD_BYTES
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST":
-            enforce_body_limit(request, settings.BATCH_MAX_UPLOAD_BYTES)
+            enforce_body_limit(request, self.max_body_bytes())
         super().initial(request, *args, **kwargs)
 
     def get_queryset(self):

@@ -108,9 +108,12 @@ class PredictionListCreateApi(ListAPIView):
             return [PreviewThrottle()]
         return [AnonThrottle(), UserThrottle()]
 
+    def max_body_bytes(self) -> int:
+        return request_body_limit()
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST":
-            enforce_body_limit(request, request_body_limit())
+            enforce_body_limit(request, self.max_body_bytes())
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
