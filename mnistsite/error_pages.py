@@ -1,6 +1,7 @@
-"""The site's 500 handler. A database that is not answering is not a bug in
-the site: it is answered 503 with Retry-After (JSON under /api/, like the
-API's own errors), so clients and load balancers back off and retry. The pages
+"""The site's 404 and 500 handlers. Under /api/ they answer in the API's
+JSON error shape, so an integrator never has to parse an HTML page. A
+database that is not answering is not a bug in the site: it is answered 503
+with Retry-After, so clients and load balancers back off and retry. The pages
 are plain HTML: rendering them must not need the database or anything else
 that may be down."""
 
@@ -17,23 +18,26 @@ _PAGE = """<!doctype html>
 """
 
 
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _answer(request, 404, "not_found", "Not found", "There is nothing at this address.")
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     # Called while Django handles the exception, so it is still in sys.exc_info().
     error = sys.exc_info()[1]
     if isinstance(error, OperationalError | InterfaceError):
-        response = _database_unavailable(request)
+        response = _answer(
+            request, 503, "database_unavailable", "Temporarily unavailable",
+            "The database is not answering; try again shortly.",
+        )  # fmt: skip
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    return HttpResponse(
-        _PAGE.format(title="Server error", message="Something went wrong on our side."),
-        status=500,
+    return _answer(
+        request, 500, "server_error", "Server error", "Something went wrong on our side."
     )
 
 
-def _database_unavailable(request: HttpRequest) -> HttpResponse:
-    message = "The database is not answering; try again shortly."
+def _answer(request: HttpRequest, status: int, code: str, title: str, message: str):
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"code": "database_unavailable", "message": message, "details": {}}, status=503
-        )
-    return HttpResponse(_PAGE.format(title="Temporarily unavailable", message=message), status=503)
+        return JsonResponse({"code": code, "message": message, "details": {}}, status=status)
+    return HttpResponse(_PAGE.format(title=title, message=message), status=status)

@@ -3,7 +3,8 @@ from django.urls import include, path
 
 from mnistsite.health import HealthzView
 
-# A database outage is a 503, not a 500 (see error_pages).
+# JSON under /api/; a database outage is a 503, not a 500 (see error_pages).
+handler404 = "mnistsite.error_pages.page_not_found"
 handler500 = "mnistsite.error_pages.server_error"
 
 urlpatterns = [

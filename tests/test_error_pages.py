@@ -60,3 +60,39 @@ def test_any_other_error_is_a_plain_500(page_client, monkeypatch):
     assert response.status_code == 500
     assert b"Server error" in response.content
     assert b"secret detail" not in response.content
+
+
+def test_an_unknown_api_route_is_a_json_404(page_client):
+    response = page_client.get("/api/v1/no-such-thing/", secure=True)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_an_unexpected_error_in_the_api_is_a_json_500(page_client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug with a secret detail")
+
+    monkeypatch.setattr("django.contrib.sessions.middleware.SessionMiddleware.process_response",
+                        broken)  # fmt: skip
+
+    response = page_client.get("/api/v1/models/", secure=True)
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "server_error",
+        "message": "Something went wrong on our side.",
+        "details": {},
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/training/trainingjob/?status=%00", "/?x=%00", "/api/v1/predictions/?preview=%00"],
+)
+def test_a_nul_in_the_query_string_is_a_400(url, admin_client):
+    response = admin_client.get(url, secure=True)
+
+    assert response.status_code == 400
+    assert b"NUL" in response.content

@@ -286,6 +286,9 @@ def in_query(
 ) -> Hostile:
     separator = "&" if "?" in path else "?"
     value = quote(text, safe="", errors="surrogatepass")
+    if "%00" in value:
+        # Refused before any view, whatever the parameter (mnistsite.security).
+        status, code = 400, "parse_error"
     return Hostile(
         status, code, {"pixels": INK}, path=f"{path}{separator}{parameter}={value}", who=who,
         method=method,
