@@ -228,6 +228,9 @@ BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 3, minimum=1)
 BATCH_CALLBACKS_ENABLED = env_bool("BATCH_CALLBACKS_ENABLED", False)
 BATCH_CALLBACK_TIMEOUT_SECONDS = env_float("BATCH_CALLBACK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 BATCH_CALLBACK_MAX_RETRIES = env_int("BATCH_CALLBACK_MAX_RETRIES", 5, minimum=0)
+# Off: a callback URL whose host resolves to a loopback, private, link-local
+# or otherwise non-public address is not called (no way into this network).
+BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS = env_bool("BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS", False)
 
 # Retrain on feedback: start a `standard` job once this many new feedback
 # labels have arrived since the last job that trained on feedback (0: off).

@@ -354,7 +354,9 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    """On 127.0.0.1: private hosts must be allowed for it to be called."""
+    settings.BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS = True
     Receiver.failures, Receiver.bodies = 0, []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -390,6 +392,68 @@ def test_a_callback_that_never_answers_is_given_up(integrator, active_model, set
 
     assert batch_callback_task.apply(args=[batch_id]).get() is False
     assert InferenceBatch.objects.get(pk=batch_id).callback_status == "failed"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:{port}/hook", "http://localhost:{port}/hook", "http://[::1]:{port}/hook",
+     "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/x", "http://no-such-host.invalid/"],
+)  # fmt: skip
+def test_a_callback_to_a_non_public_host_is_never_sent(
+    integrator, active_model, settings, receiver, url
+):
+    settings.BATCH_CALLBACKS_ENABLED = True
+    settings.BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS = False
+    port = receiver.split(":")[2].split("/")[0]
+    body = {"items": [{"pixels": [[1] * 28] * 28}], "callback_url": url.format(port=port)}
+    batch_id = create(integrator, body).json()["id"]
+    batch_run(batch_id=batch_id)
+
+    assert batch_callback_task.apply(args=[batch_id]).get() is False
+
+    assert Receiver.bodies == []
+    assert InferenceBatch.objects.get(pk=batch_id).callback_status == "failed"
+
+
+class Redirector(http.server.BaseHTTPRequestHandler):
+    """POST: a 303 to `location`. GET (where a followed 303 goes): recorded."""
+
+    location = ""
+    followed: list[str] = []
+
+    def do_POST(self):
+        self.send_response(303)
+        self.send_header("Location", Redirector.location)
+        self.end_headers()
+
+    def do_GET(self):
+        Redirector.followed.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.django_db
+def test_a_callback_redirect_is_not_followed(integrator, active_model, settings, receiver):
+    settings.BATCH_CALLBACKS_ENABLED = True
+    settings.BATCH_CALLBACK_MAX_RETRIES = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    Redirector.location, Redirector.followed = f"{url}/internal", []
+    batch_id = create(integrator, {"items": [{"pixels": [[1] * 28] * 28}], "callback_url": url})
+    batch_run(batch_id=batch_id.json()["id"])
+
+    try:
+        delivered = batch_callback_task.apply(args=[batch_id.json()["id"]]).get()
+    finally:
+        server.shutdown()
+
+    assert delivered is False
+    assert Redirector.followed == []
 
 
 @pytest.mark.django_db
