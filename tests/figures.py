@@ -80,10 +80,11 @@ def _value(value: Any) -> str:
 
 
 def summary_lines() -> list[str]:
-    return [
-        f"{key}: {row['title']}: {row['outcome']} ({format_figures(row['figures'])})"
-        for key, row in sorted(_recorded.items())
-    ]
+    lines = []
+    for key, row in sorted(_recorded.items()):
+        figures = format_figures(row["figures"])
+        lines.append(f"{key}: {row['title']}: {row['outcome']}" + (f" ({figures})" if figures else ""))
+    return lines
 
 
 def table(rows: dict[str, dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
+from tests.figures import record
 
 PRODUCTION_ENV = {
     "DJANGO_DEBUG": "0",
@@ -155,6 +156,12 @@ def test_check_deploy_is_clean_in_a_production_like_environment(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+    record(
+        "security-6",
+        title="manage.py check --deploy, production settings (DEBUG off, TLS)",
+        command="make test ARGS='tests/test_settings.py -k deploy'",
+        outcome="System check identified no issues (fail level WARNING, none silenced)",
+    )
 
 
 def test_check_deploy_complains_about_debug_mode(tmp_path):
