@@ -83,7 +83,8 @@ def summary_lines() -> list[str]:
     lines = []
     for key, row in sorted(_recorded.items()):
         figures = format_figures(row["figures"])
-        lines.append(f"{key}: {row['title']}: {row['outcome']}" + (f" ({figures})" if figures else ""))
+        suffix = f" ({figures})" if figures else ""
+        lines.append(f"{key}: {row['title']}: {row['outcome']}{suffix}")
     return lines
 
 
