@@ -5,11 +5,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from rest_framework.test import APIRequestFactory
 
+from mnistsite.api import access
 from mnistsite.api.access import AnonThrottle
 from tests.figures import record
 
@@ -80,10 +82,21 @@ def test_each_address_has_its_own_count():
     assert throttle.allow_request(anonymous_request("192.0.2.2"), None)
 
 
-def test_a_cache_that_is_down_lets_requests_through(monkeypatch):
+def test_a_cache_that_is_down_lets_requests_through(monkeypatch, settings):
     def down(*args, **kwargs):
         raise ConnectionError("cache is down")
 
-    monkeypatch.setattr(cache, "add", down)
+    monkeypatch.setattr(cache, "add", down)  # the embedded file cache
+    if settings.REDIS_URL:  # Redis: nothing listens on port 1
+        monkeypatch.setattr(access, "_redis", lambda: redis.Redis(port=1, socket_timeout=0.2))
 
     assert all(AnonThrottle().allow_request(anonymous_request(), None) for _ in range(30))
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis counter (REDIS_URL)")
+def test_a_window_counter_expires_with_its_window():
+    AnonThrottle().allow_request(anonymous_request("192.0.2.9"), None)
+
+    client = access._redis()
+    (key,) = client.keys("*throttle:anon:192.0.2.9:*")
+    assert 0 < client.ttl(key) <= 61

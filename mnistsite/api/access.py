@@ -5,14 +5,18 @@ Kept apart from the error handling because REST framework imports these
 classes from its settings while its own views module is still loading.
 """
 
+import functools
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework import authentication, permissions, throttling
 from rest_framework.authtoken.models import Token
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
     One atomic increment of a per-window counter in the cache (Redis INCR when
     REDIS_URL is set): parallel requests cannot overwrite each other's counts,
     as they can with DRF's read-then-write list of timestamps, and a request
-    costs two cache round trips. A window allows a burst of up to 2N across
+    costs one Redis round trip. A window allows a burst of up to 2N across
     its edge, the usual price of fixed windows. Staff are never throttled. If
     the cache is down, requests are let through (and logged): throttling must
     not take the site down with Redis.
@@ -66,10 +70,7 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
         now = time.time()
         key = f"throttle:{self.scope}:{identity}:{int(now // seconds)}"
         try:
-            cache.add(key, 0, timeout=seconds + 1)
-            used = cache.incr(key)
-        except ValueError:  # expired between the two calls
-            used = 1
+            used = _count_in_window(key, seconds)
         except Exception:  # any cache failure: fail open, loudly
             logger.warning("throttle %s: cache unavailable; request allowed", self.scope)
             return True
@@ -79,6 +80,37 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
     def wait(self) -> float | None:
         """Seconds until the window turns (DRF's Retry-After)."""
         return getattr(self, "_wait", None)
+
+
+def _count_in_window(key: str, seconds: int) -> int:
+    """Add one to the window's counter and return it. On Redis one round trip
+    (INCR, and EXPIRE when the key is new, pipelined); through Django's cache
+    API it would be three (SET NX, EXISTS, INCR), a third of a millisecond
+    more on every throttled request."""
+    if settings.REDIS_URL:
+        key = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:{key}"
+        with _redis().pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, seconds + 1, nx=True)
+            used, _ = pipe.execute()
+        return used
+    cache.add(key, 0, timeout=seconds + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between the two calls
+        return 1
+
+
+@functools.cache
+def _redis() -> "redis.Redis":
+    """This process's client for the counters: the cache's Redis, with its timeouts."""
+    import redis
+
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+    )
 
 
 def _parse_rate(rate: str) -> tuple[int, int]:
