@@ -144,9 +144,10 @@ _loaded_by_sha: dict[str, LoadedModel] = {}
 
 
 def cached_load(ref: ModelRef, **kwargs: object) -> LoadedModel:
-    if ref.artifact_sha256 not in _loaded_by_sha:
-        _loaded_by_sha[ref.artifact_sha256] = load_model(ref, **kwargs)
-    return LoadedModel(ref=ref, infer=_loaded_by_sha[ref.artifact_sha256].infer)
+    files = f"{ref.artifact_sha256}:{ref.compiled_sha256}"
+    if files not in _loaded_by_sha:
+        _loaded_by_sha[files] = load_model(ref, **kwargs)
+    return LoadedModel(ref=ref, infer=_loaded_by_sha[files].infer)
 
 
 @pytest.fixture(autouse=True)

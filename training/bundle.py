@@ -29,16 +29,13 @@ def bundled_model_install(bundle_dir: Path = BUNDLE_DIR) -> ModelVersion | None:
     if ModelVersion.objects.exists():
         return None
     meta = bundled_metadata(bundle_dir)
-    source = bundle_dir / meta["file"]
-    artifact_verify(source, meta["sha256"])
-    target = settings.MODEL_STORE_DIR / f"bundled-{meta['sha256'][:12]}.keras"
-    if not target.exists():
-        atomic_write_bytes(target, source.read_bytes())
-    artifact_verify(target, meta["sha256"])
+    artifact = _copy_into_store(bundle_dir / meta["file"], meta["sha256"])
+    compiled = _copy_into_store(bundle_dir / meta["compiled_file"], meta["compiled_sha256"])
     metrics = meta["mnist_test"]
     try:
         version = version_register(
-            artifact=Artifact(path=target, size=target.stat().st_size, sha256=meta["sha256"]),
+            artifact=artifact,
+            compiled=compiled,
             architecture=meta["architecture"],
             parameter_count=meta["parameter_count"],
             evaluation=Evaluation(
@@ -57,3 +54,13 @@ def bundled_model_install(bundle_dir: Path = BUNDLE_DIR) -> ModelVersion | None:
         logger.info("another process registered the bundled model first")
         return None
     return version_activate(version=version.version, reason="bundled model on a fresh installation")
+
+
+def _copy_into_store(source: Path, sha256: str) -> Artifact:
+    """The bundled file, verified, under a name of its own in the model store."""
+    artifact_verify(source, sha256)
+    target = settings.MODEL_STORE_DIR / f"bundled-{sha256[:12]}{source.suffix}"
+    if not target.exists():
+        atomic_write_bytes(target, source.read_bytes())
+    artifact_verify(target, sha256)
+    return Artifact(path=target, size=target.stat().st_size, sha256=sha256)

@@ -107,6 +107,10 @@ class ModelVersion(models.Model):
     artifact_path = models.CharField(max_length=255, blank=True)
     artifact_size = models.PositiveBigIntegerField(default=0)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
+    # The same model converted for single images (LiteRT); empty for versions
+    # registered before there was one: they serve through TensorFlow.
+    compiled_path = models.CharField(max_length=255, blank=True)
+    compiled_sha256 = models.CharField(max_length=64, blank=True)
     training_job = models.OneToOneField(
         TrainingJob,
         null=True,
@@ -131,6 +135,11 @@ class ModelVersion(models.Model):
                 fields=["is_active"],
                 condition=Q(is_active=True),
                 name="one_active_model_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(compiled_path="", compiled_sha256="")
+                | (~Q(compiled_path="") & ~Q(compiled_sha256="")),
+                name="model_version_compiled_path_and_sha256_together",
             ),
         ]
 

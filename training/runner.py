@@ -12,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
-from training.ml.artifacts import Artifact, artifact_save
+from training.ml.artifacts import Artifact, artifact_save, compiled_save
 from training.ml.datasets import MnistData, load_mnist, split_validation
 from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
@@ -163,25 +163,40 @@ def _train_and_register(
     result: FitResult = fit(x_train, y_train, x_val, y_val, params.fit_config(), reporter)
     # The test set is touched only here, for the reported numbers.
     evaluation = evaluate_model(result.model, data.x_test / 255.0, data.y_test)
-    artifact = artifact_save(result.model, settings.MODEL_STORE_DIR, stem=f"job{job.pk}")
+    artifacts = _save_artifacts(result.model, stem=f"job{job.pk}")
     try:
         version = _register_if_still_running(
-            job, params, result, artifact, evaluation, data, feedback
+            job, params, result, artifacts, evaluation, data, feedback
         )
+    except BaseException:
+        _remove(artifacts)
+        raise
+    if version is None:
+        _remove(artifacts)
+        raise TrainingCancelled()
+    return Outcome(status=JobStatus.SUCCEEDED, version=version)
+
+
+def _save_artifacts(model, *, stem: str) -> tuple[Artifact, Artifact]:
+    """The Keras file and the compiled one, or neither."""
+    artifact = artifact_save(model, settings.MODEL_STORE_DIR, stem=stem)
+    try:
+        return artifact, compiled_save(model, settings.MODEL_STORE_DIR, stem=stem)
     except BaseException:
         artifact.path.unlink(missing_ok=True)
         raise
-    if version is None:
+
+
+def _remove(artifacts: tuple[Artifact, ...]) -> None:
+    for artifact in artifacts:
         artifact.path.unlink(missing_ok=True)
-        raise TrainingCancelled()
-    return Outcome(status=JobStatus.SUCCEEDED, version=version)
 
 
 def _register_if_still_running(
     job: TrainingJob,
     params: TrainingParams,
     result: FitResult,
-    artifact: Artifact,
+    artifacts: tuple[Artifact, Artifact],
     evaluation: Evaluation,
     data: MnistData,
     feedback: int,
@@ -192,8 +207,10 @@ def _register_if_still_running(
         current = TrainingJob.objects.select_for_update().get(pk=job.pk)
         if current.status != JobStatus.RUNNING or current.cancel_requested:
             return None
+        artifact, compiled = artifacts
         version = version_register(
             artifact=artifact,
+            compiled=compiled,
             architecture=(
                 f"{params.architecture} x{params.members}"
                 if params.members > 1

@@ -16,6 +16,7 @@ from recognizer.predictor import (
     ModelUnavailable,
     NoActiveModel,
     Predictor,
+    SingleImageRunner,
     load_model,
 )
 from tests.conftest import wait_until
@@ -207,6 +208,71 @@ def test_the_traced_model_answers_like_keras_predict(active_model, mnist_cache, 
     reference = model.predict(images[..., None], verbose=0)
 
     assert np.allclose(traced, reference, atol=1e-5)
+
+
+@pytest.mark.django_db
+def test_one_image_goes_through_the_compiled_model_many_through_tensorflow(
+    active_model, mnist_cache, settings, monkeypatch
+):
+    from recognizer import predictor as predictor_module
+    from training.ml.datasets import load_mnist
+
+    images = load_mnist(mnist_cache).x_test[:50].astype(np.float32) / 255.0
+    compiled_calls = []
+    original = predictor_module.SingleImageRunner.__call__
+
+    def counted(self, batch):
+        compiled_calls.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(predictor_module.SingleImageRunner, "__call__", counted)
+    loaded = load_model(ModelRef.of(active_model))
+    compiled_calls.clear()  # the warm-up's
+
+    one_by_one = np.concatenate([loaded.infer(image[None]) for image in images])
+    together = loaded.infer(images)
+
+    assert compiled_calls == [1] * 50
+    np.testing.assert_allclose(one_by_one, together, atol=1e-5)
+
+
+@pytest.mark.django_db
+def test_a_changed_compiled_file_makes_the_version_unavailable(active_model, settings):
+    path = settings.MODEL_STORE_DIR / active_model.compiled_path
+    path.write_bytes(path.read_bytes()[:-1])
+
+    with pytest.raises(ModelUnavailable, match="sha256"):
+        load_model(ModelRef.of(active_model))
+
+
+def test_each_thread_gets_its_own_interpreter(bundled_flatbuffer):
+    runner = SingleImageRunner(bundled_flatbuffer)
+    image = np.zeros((1, 28, 28), dtype=np.float32)
+    image[0, 8:20, 13:15] = 1.0  # a "1"
+    answers = []
+
+    def ask() -> None:
+        for _ in range(50):
+            answers.append(runner(image))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(answers) == 200
+    assert all(np.array_equal(answer, answers[0]) for answer in answers)
+    assert int(answers[0].argmax()) == 1
+
+
+@pytest.fixture
+def bundled_flatbuffer() -> bytes:
+    from training.bundle import BUNDLE_DIR, bundled_metadata
+    from training.ml.artifacts import compiled_read
+
+    metadata = bundled_metadata()
+    return compiled_read(BUNDLE_DIR / metadata["compiled_file"], metadata["compiled_sha256"])
 
 
 @pytest.mark.django_db(transaction=True)

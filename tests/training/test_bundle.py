@@ -30,6 +30,8 @@ def test_a_fresh_installation_gets_the_bundled_model_as_active_version_1(model_s
     assert version.artifact_sha256 == metadata["sha256"]
     assert version.activations.get().reason == "bundled model on a fresh installation"
     assert (model_store / version.artifact_path).is_file()
+    assert version.compiled_sha256 == metadata["compiled_sha256"]
+    assert (model_store / version.compiled_path).suffix == ".tflite"
 
 
 def test_an_installation_with_versions_is_left_alone(model_store):

@@ -31,3 +31,13 @@ def test_active_version_is_the_one_marked_active():
 def test_database_refuses_an_unknown_job_status():
     with pytest.raises(IntegrityError), transaction.atomic():
         TrainingJob.objects.create(status="exploded")
+
+
+@pytest.mark.parametrize(
+    ("path", "sha256"), [("v9.tflite", ""), ("", "ab" * 32)], ids=["no sha256", "no path"]
+)
+def test_database_refuses_half_a_compiled_model(path, sha256):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.create(
+            version=9, architecture="cnn", compiled_path=path, compiled_sha256=sha256
+        )

@@ -4,7 +4,7 @@ training code (and once by a real Celery worker), producing a real model."""
 import pytest
 
 from tests.conftest import wait_until
-from training.ml.artifacts import artifact_load
+from training.ml.artifacts import artifact_load, compiled_read
 from training.models import ModelVersion, TrainingJob
 from training.runner import run_job
 from training.services import job_cancel, job_create
@@ -55,6 +55,7 @@ def test_a_tiny_job_registers_a_version_with_metrics_and_a_verified_artifact(
     assert version.is_active  # auto policy: the first model becomes active
     model = artifact_load(model_store / version.artifact_path, version.artifact_sha256)
     assert model.count_params() == version.parameter_count
+    assert compiled_read(model_store / version.compiled_path, version.compiled_sha256)
     # A second delivery of the same message trains nothing.
     assert run_job(job.pk) is None
     assert ModelVersion.objects.count() == 1

@@ -30,11 +30,15 @@ def version_register(
     notes: str = "",
     version_number: int | None = None,
     auto_activate: bool = True,
+    compiled: Artifact | None = None,
 ) -> ModelVersion:
     """Add a version with the next number (or exactly `version_number`, which
     raises IntegrityError when taken); then, under the `auto` activation
-    policy, make it active if it beats the active version's test accuracy."""
-    relative = artifact.path.resolve().relative_to(settings.MODEL_STORE_DIR.resolve())
+    policy, make it active if it beats the active version's test accuracy.
+    `compiled`: the same model converted for single images (compiled_save)."""
+    store = settings.MODEL_STORE_DIR.resolve()
+    relative = artifact.path.resolve().relative_to(store)
+    compiled_relative = compiled.path.resolve().relative_to(store) if compiled else ""
     attempts = 1 if version_number else 5
     for attempt in range(attempts):
         try:
@@ -49,6 +53,8 @@ def version_register(
                     artifact_path=str(relative),
                     artifact_size=artifact.size,
                     artifact_sha256=artifact.sha256,
+                    compiled_path=str(compiled_relative),
+                    compiled_sha256=compiled.sha256 if compiled else "",
                     training_job=training_job,
                     dataset_fingerprint=dataset_fingerprint,
                     test_accuracy=evaluation.accuracy,

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from training.ml.architectures import build
-from training.ml.artifacts import ArtifactError, artifact_load, artifact_save
+from training.ml.artifacts import (
+    ArtifactError,
+    artifact_load,
+    artifact_save,
+    compiled_read,
+    compiled_save,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +54,29 @@ def test_an_existing_artifact_is_never_overwritten(small_model, tmp_path, monkey
 
     assert first.path.read_bytes() == original
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_the_compiled_model_answers_like_the_keras_one(small_model, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    compiled = compiled_save(small_model, tmp_path, stem="job4")
+    interpreter = Interpreter(model_content=compiled_read(compiled.path, compiled.sha256))
+    interpreter.allocate_tensors()
+    image = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+    interpreter.invoke()
+
+    answer = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert compiled.path.name.startswith("job4-") and compiled.path.suffix == ".tflite"
+    np.testing.assert_allclose(answer, small_model(image, training=False), atol=1e-5)
+    assert [p.name for p in tmp_path.iterdir()] == [compiled.path.name]
+
+
+def test_changed_compiled_bytes_are_refused(small_model, tmp_path):
+    compiled = compiled_save(small_model, tmp_path, stem="job5")
+    compiled.path.write_bytes(compiled.path.read_bytes() + b"x")
+
+    with pytest.raises(ArtifactError, match="sha256"):
+        compiled_read(compiled.path, compiled.sha256)
+    with pytest.raises(ArtifactError, match="missing"):
+        compiled_read(tmp_path / "gone.tflite", compiled.sha256)

@@ -12,10 +12,11 @@ from training.ml.artifacts import artifact_verify
 from training.models import ModelVersion
 
 MODEL_FILE = "model.keras"
+COMPILED_FILE = "model.tflite"
 
 
 class Command(ModelVersionCommand):
-    help = "Copy a model version's artifact and metrics into training/bundled/."
+    help = "Copy a model version's files (Keras and compiled) and metrics into training/bundled/."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--version", type=int, required=True)
@@ -28,14 +29,22 @@ class Command(ModelVersionCommand):
             )
         except ModelVersion.DoesNotExist:
             raise CommandError(f"There is no model version {options['version']}.") from None
-        source = settings.MODEL_STORE_DIR / version.artifact_path
-        artifact_verify(source, version.artifact_sha256)
+        if not version.compiled_path:
+            raise CommandError(f"v{version.version} has no compiled model to ship.")
         BUNDLE_DIR.mkdir(exist_ok=True)
-        shutil.copyfile(source, BUNDLE_DIR / MODEL_FILE)
+        for path, sha256, name in (
+            (version.artifact_path, version.artifact_sha256, MODEL_FILE),
+            (version.compiled_path, version.compiled_sha256, COMPILED_FILE),
+        ):
+            source = settings.MODEL_STORE_DIR / path
+            artifact_verify(source, sha256)
+            shutil.copyfile(source, BUNDLE_DIR / name)
         job = version.training_job
         metadata = {
             "file": MODEL_FILE,
             "sha256": version.artifact_sha256,
+            "compiled_file": COMPILED_FILE,
+            "compiled_sha256": version.compiled_sha256,
             "architecture": version.architecture,
             "parameter_count": version.parameter_count,
             "how": options["how"],
