@@ -161,11 +161,16 @@ def _gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         # 16-bit PNG: Pillow's conversion to "L" clips instead of scaling.
         return np.asarray(image, dtype=np.float32) / 65535.0, None
     if image.has_transparency_data:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        # (In place where it gives the same numbers: this runs on every
+        # canvas the page sends, so each whole-image copy shows in the latency.)
+        rgba = np.asarray(image if image.mode == "RGBA" else image.convert("RGBA"), np.float32)
+        np.divide(rgba, 255.0, out=rgba)
         # ITU-R 601 luma, the weights Pillow's own "L" conversion uses.
-        luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         alpha = rgba[..., 3]
-        return luma * alpha + (1.0 - alpha), alpha
+        gray *= alpha
+        gray += 1.0 - alpha
+        return gray, alpha
     if image.mode not in {"1", "L", "P", "RGB"}:
         image = image.convert("RGB")  # CMYK or YCbCr JPEGs
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None

@@ -44,7 +44,9 @@ from recognizer.serializers import (
     PreviewSerializer,
     SubmissionFilterSerializer,
     SubmissionSerializer,
+    prediction_answer,
     preprocessed_rows,
+    preview_answer,
 )
 from recognizer.services import predict, submission_create, submission_feedback
 
@@ -198,11 +200,11 @@ class PredictionListCreateApi(ListAPIView):
             prediction = predict(digit_input, started=started, model=model)
         except (NoActiveModel, ModelUnavailable) as exc:
             raise model_unavailable(exc) from None
-        context = {}
+        preprocessed = None
         if "preprocessed" in query.validated_data.get("include", ()):
-            context["preprocessed"] = preprocessed_rows(digit_input.image28)
+            preprocessed = preprocessed_rows(digit_input.image28)
         if query.validated_data["preview"]:
-            return Response(PreviewSerializer(prediction, context=context).data)
+            return Response(preview_answer(prediction, preprocessed=preprocessed))
         submission = submission_create(
             digit_input=digit_input,
             prediction=prediction,
@@ -210,10 +212,10 @@ class PredictionListCreateApi(ListAPIView):
             user=request.user,
             session_key=request.session.session_key,
         )
-        context["model_version"] = prediction.model_version
-        return Response(
-            PredictionSerializer(submission, context=context).data, status=status.HTTP_201_CREATED
+        answer = prediction_answer(
+            submission, model_version=prediction.model_version, preprocessed=preprocessed
         )
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 def _chosen_model(request: Request, version: int | None) -> LoadedModel | None:

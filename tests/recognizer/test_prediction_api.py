@@ -3,12 +3,15 @@ what is answered, and that every 201 is exactly one stored submission."""
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
+from rest_framework.renderers import JSONRenderer
 
 from recognizer.models import Submission
+from recognizer.serializers import PredictionSerializer, PreviewSerializer
 from tests.recognizer.conftest import ONE, SEVEN, drawing_png
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +119,27 @@ def test_a_preview_answers_without_storing(client, active_model):
     answer = response.json()
     assert answer["digit"] == 1 and "id" not in answer and len(answer["preprocessed"]) == 28
     assert not Submission.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["", "?include=preprocessed"])
+def test_the_answers_built_by_hand_are_what_the_documented_serializers_give(
+    client, active_model, query
+):
+    body = {"image": as_base64(drawing_png(SEVEN))}
+    stored = post_json(client, body, query).json()
+    preview = post_json(client, body, query + ("&" if query else "?") + "preview=true").json()
+
+    submission = Submission.objects.get()
+    context = {"model_version": active_model.version}
+    if query:
+        context["preprocessed"] = stored["preprocessed"]
+    expected = PredictionSerializer(submission, context=context).data
+    assert stored == json.loads(JSONRenderer().render(expected))
+    expected_preview = PreviewSerializer(
+        {**{k: stored[k] for k in ("digit", "confidence", "probabilities", "model_version")}},
+        context=context,
+    ).data
+    assert preview == json.loads(JSONRenderer().render(expected_preview))
 
 
 def test_without_an_active_model_predictions_answer_503(client, active_model):
