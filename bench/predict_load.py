@@ -683,7 +683,6 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
 
     os.environ.update(env)
     os.environ["PREDICTOR_MODE"] = "direct"
-    from django.core.cache import caches
     from django.core.wsgi import get_wsgi_application
 
     application = get_wsgi_application()
@@ -691,6 +690,7 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     from django.urls import resolve
     from rest_framework import renderers, request, serializers
 
+    from mnistsite.api import access
     from recognizer import inputs
     from recognizer.predictor import Predictor, predictor
 
@@ -711,13 +711,11 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     # found by the path, so it survives modules being moved around).
     view = resolve(PATH).func.view_class
     api = sys.modules[view.__module__]
-    cache_class = type(caches["default"])
     # (owner, attribute, stage, top level?): sub-stages are parts of the stage above.
     stages = [
         (view, "perform_authentication", "authentication", True),
         (view, "check_throttles", "throttles (anon + user)", True),
-        (cache_class, "get", "  cache get", False),
-        (cache_class, "set", "  cache set", False),
+        (access, "_count_in_window", "  the window counter (Redis)", False),
         (request.Request, "_parse", "parse the JSON body", True),
         (serializers.Serializer, "is_valid", "validate query and body (serializers)", True),
         (api, "digit_input_from", "image -> 28x28", True),
@@ -728,7 +726,7 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
         (api, "predict", "inference", True),
         (Predictor, "model", "  active-version check", False),
         (api, "submission_create", "store the submission (INSERT, commit)", True),
-        (serializers.Serializer, "data", "serialise the answer", True),
+        (api, "prediction_answer", "build the answer", True),
         (renderers.JSONRenderer, "render", "render the JSON answer", True),
     ]
     for owner, name, stage, _ in list(stages):
@@ -798,7 +796,7 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     print(f"| **total** | **{1000 * total / count:.2f}** | 100 % |")
     print(
         f"\nCPU time of this process: {1000 * cpu / count:.2f} ms per request; the rest "
-        "of the wall time is waiting (PostgreSQL, Redis, TensorFlow's own thread)."
+        "of the wall time is waiting (PostgreSQL, Redis)."
     )
 
     model = predictor().model()
@@ -810,7 +808,7 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     for _ in range(count):
         model.infer(image)
     alone = (time.perf_counter() - started) / count
-    print(f"\nThe traced model alone, one image: {1000 * alone:.2f} ms per call.")
+    print(f"\nThe model alone, one image, as the site calls it: {1000 * alone:.2f} ms per call.")
 
     profiler = cProfile.Profile()
     profiler.enable()
