@@ -5,8 +5,8 @@ Kept apart from the error handling because REST framework imports these
 classes from its settings while its own views module is still loading.
 """
 
-import functools
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -71,8 +71,10 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
         key = f"throttle:{self.scope}:{identity}:{int(now // seconds)}"
         try:
             used = _count_in_window(key, seconds)
-        except Exception:  # any cache failure: fail open, loudly
-            logger.warning("throttle %s: cache unavailable; request allowed", self.scope)
+        except Exception as exc:  # any cache failure: fail open, loudly
+            logger.warning(
+                "throttle %s: cache unavailable (%s); request allowed", self.scope, repr(exc)
+            )
             return True
         self._wait = seconds - (now % seconds)
         return used <= limit
@@ -101,16 +103,27 @@ def _count_in_window(key: str, seconds: int) -> int:
         return 1
 
 
-@functools.cache
-def _redis() -> "redis.Redis":
-    """This process's client for the counters: the cache's Redis, with its timeouts."""
-    import redis
+_redis_client: "redis.Redis | None" = None
+_redis_lock = threading.Lock()
 
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-    )
+
+def _redis() -> "redis.Redis":
+    """This process's client for the counters: the cache's Redis, with its
+    timeouts. Made once, under a lock: a second client made by a racing
+    thread and then dropped would close the connections of its pool, which
+    the other thread may be reading (seen as "I/O operation on closed file")."""
+    global _redis_client
+    if _redis_client is None:
+        with _redis_lock:
+            if _redis_client is None:
+                import redis
+
+                _redis_client = redis.Redis.from_url(
+                    settings.REDIS_URL,
+                    socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+                    socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+                )
+    return _redis_client
 
 
 def _parse_rate(rate: str) -> tuple[int, int]:

@@ -74,7 +74,7 @@ def test_parallel_requests_from_one_client_get_exactly_the_rate(active_model, se
         title="Throttle under parallel HTTP requests from one anonymous client",
         command="make test ARGS='tests/security/test_throttle_over_http.py'",
         outcome=f"{len(through)} of {len(answers)} got through (the rate: {RATE}), "
-        f"{len(refused)} answered 429 with Retry-After, each stored nothing",
+        f"{len(refused)} answered 429 with Retry-After, none of them stored",
         requests=len(answers),
         threads=THREADS,
         rate=RATE,
