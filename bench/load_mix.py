@@ -56,9 +56,7 @@ from pathlib import Path
 from predict_load import (
     PYTHON,
     ROOT,
-    cpu_between,
-    cpu_snapshot,
-    expect_line,
+    drive_generator,
     flush_cache,
     free_port,
     manage,
@@ -206,20 +204,7 @@ def run_mixgen(
     command = [PYTHON, str(ROOT / "bench" / "mixgen.py")]
     for name, value in options.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
-    generator = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        expect_line(generator, "measuring")
-        before = cpu_snapshot(server_pid)
-        expect_line(generator, "done")
-        after = cpu_snapshot(server_pid)
-        report = json.loads(generator.stdout.readline())
-        generator.wait()
-    finally:
-        if generator.poll() is None:
-            generator.kill()
-            generator.wait()
-    report["cpu"] = cpu_between(before, after)
-    return report
+    return drive_generator(command, server_pid)
 
 
 def keep_server_log(log: Path, phase: Phase, args: argparse.Namespace) -> dict:

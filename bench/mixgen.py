@@ -39,11 +39,12 @@ import http.cookies
 import json
 import random
 import resource
-import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+
+from loadgen import NoDelayConnection  # bench/ is on the path: this runs as a script
 
 KINDS = ("page", "preview", "stored", "feedback")
 PREDICT_PATH = "/api/v1/predictions/"
@@ -52,12 +53,6 @@ LATE_MS = 10.0  # an open-loop send this far behind its scheduled time counts as
 
 class TimeUp(Exception):
     """The window is over: no more requests from this visitor."""
-
-
-class NoDelayConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass

@@ -429,6 +429,12 @@ def run_load(
     ]  # fmt: skip
     for header in headers:
         command += ["--header", header]
+    return drive_generator(command, server_pid)
+
+
+def drive_generator(command: list[str], server_pid: int) -> dict:
+    """Run a load generator process (the `measuring` / `done` / JSON protocol
+    of loadgen.py) and add the CPU each process used while it measured."""
     generator = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         expect_line(generator, "measuring")

@@ -16,13 +16,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 from tests.faults.services import PrivatePostgres, PrivateRedis, free_port
 
 PYTHON = sys.executable
@@ -301,15 +300,6 @@ class Site:
             batch_id,
         )[0]
         return dict(zip(columns, row, strict=True))
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 def digit_png_body(image28: np.ndarray) -> dict:

@@ -5,7 +5,8 @@ and two training jobs requested at once (they run one after the other)."""
 import numpy as np
 import pytest
 
-from tests.faults.site import TINY_JOB, Site, Traffic, wait_until
+from tests.conftest import wait_until
+from tests.faults.site import TINY_JOB, Site, Traffic
 from tests.figures import record
 
 COMMAND = "make test ARGS='tests/faults/test_models_and_jobs.py'"

@@ -8,7 +8,8 @@ from collections import Counter
 
 import numpy as np
 
-from tests.faults.site import TINY_JOB, Answer, Site, Traffic, wait_until
+from tests.conftest import wait_until
+from tests.faults.site import TINY_JOB, Answer, Site, Traffic
 from tests.figures import record
 
 COMMAND = "make test ARGS='tests/faults/test_service_outages.py'"

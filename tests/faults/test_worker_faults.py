@@ -8,7 +8,8 @@ import numpy as np
 
 from mnistsite.celery import app as celery_app
 from recognizer.tasks import batch_run_task
-from tests.faults.site import TINY_JOB, Site, Traffic, wait_until
+from tests.conftest import wait_until
+from tests.faults.site import TINY_JOB, Site, Traffic
 from tests.figures import record
 from training.tasks import train_job_task
 
