@@ -177,26 +177,33 @@ def _train_and_register(
     return Outcome(status=JobStatus.SUCCEEDED, version=version)
 
 
-def _save_artifacts(model, *, stem: str) -> tuple[Artifact, Artifact]:
-    """The Keras file and the compiled one, or neither."""
+def _save_artifacts(model, *, stem: str) -> tuple[Artifact, Artifact | None]:
+    """The Keras file and the compiled one. A model that does not convert is
+    still registered, without a compiled file: it then serves single images
+    through TensorFlow, slower but the same answers."""
     artifact = artifact_save(model, settings.MODEL_STORE_DIR, stem=stem)
     try:
-        return artifact, compiled_save(model, settings.MODEL_STORE_DIR, stem=stem)
-    except BaseException:
-        artifact.path.unlink(missing_ok=True)
+        compiled = compiled_save(model, settings.MODEL_STORE_DIR, stem=stem)
+    except BaseException as exc:
+        if isinstance(exc, Exception) and not isinstance(exc, SoftTimeLimitExceeded):
+            logger.exception("%s: the model could not be compiled; registering it without", stem)
+            return artifact, None
+        artifact.path.unlink(missing_ok=True)  # the time limit, or the worker stopping
         raise
+    return artifact, compiled
 
 
-def _remove(artifacts: tuple[Artifact, ...]) -> None:
+def _remove(artifacts: tuple[Artifact | None, ...]) -> None:
     for artifact in artifacts:
-        artifact.path.unlink(missing_ok=True)
+        if artifact is not None:
+            artifact.path.unlink(missing_ok=True)
 
 
 def _register_if_still_running(
     job: TrainingJob,
     params: TrainingParams,
     result: FitResult,
-    artifacts: tuple[Artifact, Artifact],
+    artifacts: tuple[Artifact, Artifact | None],
     evaluation: Evaluation,
     data: MnistData,
     feedback: int,

@@ -192,3 +192,20 @@ def test_labelled_samples_join_the_training_data_only_when_asked(
     assert seen["rows"] == TINY["max_train_samples"] + expected
     if include_feedback:
         assert seen["tail"] == [3, 7] or seen["tail"] == [7, 3]
+
+
+@pytest.mark.django_db
+def test_a_model_that_does_not_compile_is_registered_without_a_compiled_file(
+    mnist_cache, model_store, monkeypatch
+):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("converter says no")
+
+    monkeypatch.setattr("training.runner.compiled_save", refuse)
+    job = job_create(enqueue=False, **{**TINY, "epochs": 1, "max_train_samples": 1000})
+
+    outcome = run_job(job.pk)
+
+    assert outcome.status == Status.SUCCEEDED
+    assert (outcome.version.compiled_path, outcome.version.compiled_sha256) == ("", "")
+    assert [path.suffix for path in model_store.iterdir()] == [".keras"]
