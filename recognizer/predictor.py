@@ -106,7 +106,10 @@ def load_model(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
             lambda batch: model(batch, training=False),
             input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
         )
-        single = SingleImageRunner(compiled) if compiled else None
+        try:
+            single = SingleImageRunner(compiled) if compiled else None
+        except (ValueError, RuntimeError) as exc:  # the runtime refused the flatbuffer
+            raise ModelUnavailable(f"model v{ref.version}'s compiled file: {exc}") from exc
 
         def infer(images: np.ndarray) -> np.ndarray:
             # One image (a web request): the compiled model on this thread.
