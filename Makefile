@@ -27,6 +27,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_superuser
 	$(BIN)/python manage.py ensure_bundled_model
+	$(BIN)/python manage.py compile_models
 	@echo "Starting web on http://$${HOST:-127.0.0.1}:$${PORT:-8000}/ with workers and beat; Ctrl-C stops them all."
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start --procfile Procfile --env /dev/null --port $${PORT:-8000}
 

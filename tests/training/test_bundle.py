@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from training.bundle import BUNDLE_DIR, bundled_metadata, bundled_model_install
-from training.ml.artifacts import ArtifactError, artifact_load
+from training.ml.artifacts import ArtifactError, artifact_load, compiled_read
 from training.ml.datasets import load_mnist
 from training.ml.evaluation import evaluate_model
 from training.models import ModelVersion
@@ -74,3 +74,18 @@ def test_ensure_bundled_model_command_says_what_it_did(model_store):
 
     assert "Registered the bundled model as v1" in first.getvalue()
     assert "already has versions" in second.getvalue()
+
+
+def test_compile_models_gives_an_older_version_its_compiled_file(model_store):
+    version = bundled_model_install()
+    ModelVersion.objects.update(compiled_path="", compiled_sha256="")  # as registered before
+    out = StringIO()
+
+    call_command("compile_models", stdout=out)
+
+    version.refresh_from_db()
+    assert f"Compiled v1: {version.compiled_path}" in out.getvalue()
+    assert compiled_read(model_store / version.compiled_path, version.compiled_sha256)
+    again = StringIO()
+    call_command("compile_models", stdout=again)
+    assert again.getvalue().strip() == "Every model version has its compiled file."

@@ -124,3 +124,28 @@ def version_rollback(
     return version_activate(
         version=last.previous_version.version, activated_by=activated_by, reason=reason
     )
+
+
+def versions_compile() -> list[ModelVersion]:
+    """Give every version registered without a compiled file one (versions
+    from before there were compiled files, or whose conversion failed then).
+    Web processes pick the new file up at their next look-up. Returns the
+    versions that got one; a version another process compiled meanwhile is
+    left as that process made it."""
+    from training.ml.artifacts import artifact_load, compiled_save
+
+    store = settings.MODEL_STORE_DIR
+    compiled_now = []
+    for version in ModelVersion.objects.filter(compiled_path="").exclude(artifact_path=""):
+        model = artifact_load(store / version.artifact_path, version.artifact_sha256)
+        compiled = compiled_save(model, store, stem=f"v{version.version}")
+        relative = str(compiled.path.resolve().relative_to(store.resolve()))
+        attached = ModelVersion.objects.filter(pk=version.pk, compiled_path="").update(
+            compiled_path=relative, compiled_sha256=compiled.sha256
+        )
+        if attached:
+            version.refresh_from_db()
+            compiled_now.append(version)
+        else:
+            compiled.path.unlink(missing_ok=True)
+    return compiled_now
