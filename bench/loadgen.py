@@ -99,6 +99,22 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def run_measured(threads: list[threading.Thread], measure_from: float) -> float:
+    """Start the clients, announce the measured window on stdout (the protocol
+    of the driving script), wait for them; the CPU seconds this process used
+    while measuring."""
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, measure_from - time.perf_counter()))
+    cpu_at_start = cpu_seconds()
+    print("measuring", flush=True)
+    for thread in threads:
+        thread.join()
+    cpu_used = cpu_seconds() - cpu_at_start
+    print("done", flush=True)
+    return cpu_used
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
@@ -137,15 +153,7 @@ def main() -> None:
         )
         for i in range(args.concurrency)
     ]
-    for thread in threads:
-        thread.start()
-    time.sleep(max(0.0, measure_from - time.perf_counter()))
-    cpu_at_start = cpu_seconds()
-    print("measuring", flush=True)
-    for thread in threads:
-        thread.join()
-    cpu_used = cpu_seconds() - cpu_at_start
-    print("done", flush=True)
+    cpu_used = run_measured(threads, measure_from)
 
     def total(attribute: str) -> Counter:
         return sum((getattr(r, attribute) for r in results), Counter())

@@ -38,13 +38,12 @@ import http.client
 import http.cookies
 import json
 import random
-import resource
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from loadgen import NoDelayConnection  # bench/ is on the path: this runs as a script
+from loadgen import NoDelayConnection, run_measured  # bench/ is on the path (a script)
 
 KINDS = ("page", "preview", "stored", "feedback")
 PREDICT_PATH = "/api/v1/predictions/"
@@ -216,11 +215,6 @@ def run_client(
             visit.close()
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def merged(tallies: list[ClientTally]) -> dict:
     kinds = {}
     for kind in KINDS:
@@ -278,15 +272,7 @@ def main() -> None:
         )
         for i in range(args.clients)
     ]
-    for thread in threads:
-        thread.start()
-    time.sleep(max(0.0, window.measure_from - time.perf_counter()))
-    cpu_at_start = cpu_seconds()
-    print("measuring", flush=True)
-    for thread in threads:
-        thread.join()
-    cpu_used = cpu_seconds() - cpu_at_start
-    print("done", flush=True)
+    cpu_used = run_measured(threads, window.measure_from)
 
     report = merged(tallies)
     last_done = max((t.last_done for t in tallies), default=window.stop_at)

@@ -19,25 +19,26 @@ _PAGE = """<!doctype html>
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _answer(request, 404, "not_found", "Not found", "There is nothing at this address.")
+    return error_answer(request, 404, "not_found", "Not found", "There is nothing at this address.")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # Called while Django handles the exception, so it is still in sys.exc_info().
     error = sys.exc_info()[1]
     if isinstance(error, OperationalError | InterfaceError):
-        response = _answer(
+        response = error_answer(
             request, 503, "database_unavailable", "Temporarily unavailable",
             "The database is not answering; try again shortly.",
         )  # fmt: skip
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    return _answer(
+    return error_answer(
         request, 500, "server_error", "Server error", "Something went wrong on our side."
     )
 
 
-def _answer(request: HttpRequest, status: int, code: str, title: str, message: str):
+def error_answer(request: HttpRequest, status: int, code: str, title: str, message: str):
+    """The API's error shape under /api/, a plain page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse({"code": code, "message": message, "details": {}}, status=status)
     return HttpResponse(_PAGE.format(title=title, message=message), status=status)

@@ -6,7 +6,9 @@ API docs have no inline script."""
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from mnistsite.error_pages import error_answer
 
 
 class ContentSecurityPolicyMiddleware:
@@ -31,10 +33,8 @@ class RefuseNulInQueryMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "%00" in request.META.get("QUERY_STRING", ""):
-            message = "The query string holds a NUL character (%00)."
-            if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {"code": "parse_error", "message": message, "details": {}}, status=400
-                )
-            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+            return error_answer(
+                request, 400, "parse_error", "Bad request",
+                "The query string holds a NUL character (%00).",
+            )  # fmt: skip
         return self.get_response(request)

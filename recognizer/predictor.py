@@ -118,7 +118,9 @@ def load_model(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
                 return single(images)
             return traced(images[..., None]).numpy()
 
-    infer(np.zeros((1, 28, 28), dtype=np.float32))  # trace now, not on a visitor's request
+    # Trace now, not on a visitor's request or a batch's first chunk (the
+    # compiled runner has warmed itself up already).
+    infer(np.zeros((2, 28, 28), dtype=np.float32))
     return LoadedModel(ref=ref, infer=infer)
 
 

@@ -79,9 +79,13 @@ def _without_optimizer(model: Any) -> Any:
 
 
 def artifact_verify(path: Path, sha256: str) -> None:
+    _check(path, sha256, lambda: sha256_file(path))
+
+
+def _check(path: Path, sha256: str, actual_sha256: Callable[[], str]) -> None:
     if not path.is_file():
         raise ArtifactError(f"model file {path} is missing")
-    actual = sha256_file(path)
+    actual = actual_sha256()
     if actual != sha256:
         raise ArtifactError(f"model file {path} has sha256 {actual}, registered as {sha256}")
 
@@ -97,12 +101,8 @@ def artifact_load(path: Path, sha256: str) -> Any:
 def compiled_read(path: Path, sha256: str) -> bytes:
     """The flatbuffer in `path`, after checking that these very bytes are the
     registered file."""
-    if not path.is_file():
-        raise ArtifactError(f"model file {path} is missing")
-    data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise ArtifactError(f"model file {path} has sha256 {actual}, registered as {sha256}")
+    data = path.read_bytes() if path.is_file() else b""
+    _check(path, sha256, lambda: hashlib.sha256(data).hexdigest())
     return data
 
 

@@ -36,9 +36,6 @@ def version_register(
     raises IntegrityError when taken); then, under the `auto` activation
     policy, make it active if it beats the active version's test accuracy.
     `compiled`: the same model converted for single images (compiled_save)."""
-    store = settings.MODEL_STORE_DIR.resolve()
-    relative = artifact.path.resolve().relative_to(store)
-    compiled_relative = compiled.path.resolve().relative_to(store) if compiled else ""
     attempts = 1 if version_number else 5
     for attempt in range(attempts):
         try:
@@ -50,10 +47,10 @@ def version_register(
                     version=number,
                     architecture=architecture,
                     parameter_count=parameter_count,
-                    artifact_path=str(relative),
+                    artifact_path=_store_path(artifact),
                     artifact_size=artifact.size,
                     artifact_sha256=artifact.sha256,
-                    compiled_path=str(compiled_relative),
+                    compiled_path=_store_path(compiled) if compiled else "",
                     compiled_sha256=compiled.sha256 if compiled else "",
                     training_job=training_job,
                     dataset_fingerprint=dataset_fingerprint,
@@ -72,6 +69,11 @@ def version_register(
     if auto_activate and settings.TRAINING_ACTIVATION_POLICY == "auto":
         _activate_if_better(version)
     return version
+
+
+def _store_path(artifact: Artifact) -> str:
+    """Where the registry records a file: relative to MODEL_STORE_DIR."""
+    return str(artifact.path.resolve().relative_to(settings.MODEL_STORE_DIR.resolve()))
 
 
 def _activate_if_better(version: ModelVersion) -> None:
@@ -139,9 +141,8 @@ def versions_compile() -> list[ModelVersion]:
     for version in ModelVersion.objects.filter(compiled_path="").exclude(artifact_path=""):
         model = artifact_load(store / version.artifact_path, version.artifact_sha256)
         compiled = compiled_save(model, store, stem=f"v{version.version}")
-        relative = str(compiled.path.resolve().relative_to(store.resolve()))
         attached = ModelVersion.objects.filter(pk=version.pk, compiled_path="").update(
-            compiled_path=relative, compiled_sha256=compiled.sha256
+            compiled_path=_store_path(compiled), compiled_sha256=compiled.sha256
         )
         if attached:
             version.refresh_from_db()
