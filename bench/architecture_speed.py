@@ -22,6 +22,9 @@ TIMED = 12_800
 def main() -> None:
     from training.ml.architectures import ARCHITECTURES, build
     from training.ml.datasets import load_mnist
+    from training.ml.memory import keep_freed_memory
+
+    keep_freed_memory()  # as fit() does
 
     cache = Path(os.environ.get("MNIST_CACHE_DIR", Path.home() / ".cache" / "mnistsite"))
     data = load_mnist(cache.expanduser())

@@ -14,6 +14,7 @@ import numpy as np
 
 from training.ml.architectures import build
 from training.ml.augment import augment_batch
+from training.ml.memory import keep_freed_memory
 
 
 class TrainingCancelled(Exception):
@@ -118,6 +119,7 @@ def fit(
     import keras
     import tensorflow as tf
 
+    keep_freed_memory()
     one_hot = keras.utils.to_categorical
     train = _dataset(tf, x_train, one_hot(y_train, 10), config, train=True)
     val = _dataset(tf, x_val, one_hot(y_val, 10), config, train=False)
