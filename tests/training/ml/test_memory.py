@@ -11,7 +11,9 @@ def test_glibc_accepts_the_settings():
     # In a fresh process: the answer is cached per process, and mallopt
     # returns 0 (refused) for values out of glibc's range.
     code = "from training.ml.memory import keep_freed_memory; print(keep_freed_memory())"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
 
     assert result.stdout.strip() == "True", result.stderr
 
