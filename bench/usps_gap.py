@@ -18,6 +18,7 @@ Needs the MNIST cache (`python manage.py fetch_mnist`). About a minute.
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -76,7 +77,8 @@ def main() -> None:
     metadata = json.loads((BUNDLE / "metadata.json").read_text())
     model = artifact_load(BUNDLE / metadata["file"], metadata["sha256"])
     usps_x, usps_y = usps_as_mnist(args.usps)
-    mnist = load_mnist(Path.home() / ".cache" / "mnistsite")
+    cache = Path(os.environ.get("MNIST_CACHE_DIR", Path.home() / ".cache" / "mnistsite"))
+    mnist = load_mnist(cache.expanduser())
     mnist_x = mnist.x_test.astype(np.float32) / 255.0
 
     members = [layer for layer in model.layers if layer.name.startswith("member_")] or [model]
