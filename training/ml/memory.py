@@ -7,9 +7,9 @@ of that size are served by fresh `mmap`s and returned by `munmap`, so every
 step page-faults its buffers in again: on a 2-core AMD EPYC machine half the
 training CPU time was spent in the kernel and a `cnn_medium` epoch took 89 s.
 Serving them from the heap and not trimming it brings the epoch to 31-45 s
-(docs/benchmarks.md, "The C allocator"). The cost is that
-the process keeps its peak heap until it exits, which a training worker (one
-job per child process) does after every job anyway.
+(docs/benchmarks.md, "The C allocator"). The cost is that the process keeps
+its peak heap until it exits, which a training worker (one job per child
+process) does after every job anyway.
 """
 
 import ctypes
