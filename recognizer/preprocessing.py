@@ -1,31 +1,20 @@
 """Image bytes -> the 28x28 float image an MNIST-trained network expects.
 
 No Django here (numpy and Pillow only), so it is tested without a database.
-The pipeline copies how MNIST itself was made: the digit's bounding box is
-scaled to 20 px on its longer side with anti-aliasing, placed in a 28x28 field
-and translated (by whole pixels) so that its centre of mass sits at the centre.
+Two steps: decode the upload safely and find its ink (here), then make the
+ink MNIST-style, the way MNIST itself was made (training/ml/mnist_style.py,
+which training uses too for the pen-drawn digits it renders).
 """
 
 import io
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-FIELD = 28
-BOX = 20
-# Mean centre of mass of the 60,000 MNIST training digits, measured on
-# train-images-idx3-ubyte as intensity-weighted (row, column) pixel indices:
-# (13.996, 14.007), std 0.29 on each axis, which is the spread of rounding to
-# whole pixels. So MNIST's "centre of the field" is index 14.0, not 13.5.
-CENTRE = 14.0
-# Ink at or below this (after the background is normalised to 0) does not
-# count towards the bounding box. Not a small epsilon: JPEG ringing around a
-# black stroke on white reaches 0.15 three pixels away at quality 75 and 0.19
-# at quality 50 (measured), and would otherwise widen the box. Only the box
-# uses it; every grey level inside the box is kept.
-INK_BOX_THRESHOLD = 0.25
+from training.ml import mnist_style
+from training.ml.mnist_style import FIELD
+
 # Less contrast than this between background and darkest/lightest pixel is a
 # blank (or noisy blank) image, not a faint digit.
 MIN_CONTRAST = 0.1
@@ -195,52 +184,13 @@ def _ink_and_contrast(values: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def mnist_from_ink(ink: np.ndarray) -> np.ndarray:
-    """Ink (2-D, [0, 1], 1 = ink, any size) -> (28, 28) float32, light digit on black.
-
-    1. Bounding box of the pixels above INK_BOX_THRESHOLD (no binarisation: the
-       crop keeps every grey level inside it).
-    2. Scale the crop so its longer side is 20 px, keeping the aspect ratio:
-       area averaging when shrinking (MNIST's anti-aliasing), bilinear when
-       enlarging. Then rescale so the peak is 1, as in MNIST (every training
-       digit peaks at 254 or 255), so that a thin stroke on a big canvas,
-       averaged down to a faint line, does not vanish.
-    3. Place it in the 28x28 field, translated by whole pixels so that its
-       intensity centre of mass is at CENTRE, clamped so the scaled box stays
-       entirely inside the field.
-    """
-    ink = np.clip(np.nan_to_num(np.asarray(ink, dtype=np.float32)), 0.0, 1.0)
-    if ink.ndim != 2:
-        raise ValueError(f"ink must be a 2-D array, not {ink.ndim}-D")
-    rows = np.flatnonzero((ink > INK_BOX_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_BOX_THRESHOLD).any(axis=0))
-    if rows.size == 0:
-        raise PreprocessingError("no_ink", "The image has no ink: draw a digit, then send it.")
-    patch = _scale_to_box(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
-    return _place_by_centre_of_mass(patch)
-
-
-def _scale_to_box(crop: np.ndarray) -> np.ndarray:
-    height, width = crop.shape
-    scale = BOX / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    resized = Image.fromarray(np.ascontiguousarray(crop)).resize(size, resample)
-    patch = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-    peak = float(patch.max())
-    return patch / peak if peak > 0 else patch
-
-
-def _place_by_centre_of_mass(patch: np.ndarray) -> np.ndarray:
-    height, width = patch.shape
-    total = float(patch.sum())
-    centre_row = float((patch.sum(axis=1) * np.arange(height)).sum()) / total
-    centre_col = float((patch.sum(axis=0) * np.arange(width)).sum()) / total
-    # floor(x + 0.5): half-up rounding, not numpy's round-half-to-even.
-    top = min(max(math.floor(CENTRE - centre_row + 0.5), 0), FIELD - height)
-    left = min(max(math.floor(CENTRE - centre_col + 0.5), 0), FIELD - width)
-    field = np.zeros((FIELD, FIELD), dtype=np.float32)
-    field[top : top + height, left : left + width] = patch
-    return field
+    """Ink (2-D, [0, 1], 1 = ink) -> (28, 28) float32, light digit on black:
+    training's own MNIST-style step (training/ml/mnist_style.py), with a blank
+    image reported as the API's `no_ink` error."""
+    try:
+        return mnist_style.mnist_from_ink(ink)
+    except mnist_style.NoInk as exc:
+        raise PreprocessingError("no_ink", str(exc)) from exc
 
 
 def preprocess_image_bytes(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray:
@@ -272,8 +222,3 @@ def pixels_to_mnist(pixels: object) -> np.ndarray:
 
 def _invalid(message: str) -> PreprocessingError:
     return PreprocessingError("invalid_pixels", message)
-
-
-def to_uint8(image28: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] -> uint8 0-255 (rounded, clipped)."""
-    return np.clip(np.rint(np.asarray(image28, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField
 
 from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
-from recognizer.preprocessing import to_uint8
+from training.ml.mnist_style import to_uint8
 
 _ROW = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
         "minItems": 28, "maxItems": 28}  # fmt: skip

@@ -22,9 +22,10 @@ from mnistsite.queueing import BrokerUnavailable, enqueue
 from recognizer.batch_inputs import BatchItem, batch_inspect, batch_items
 from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
 from recognizer.predictor import LoadedModel, ModelRef, NoActiveModel, model_for_version
-from recognizer.preprocessing import ImageLimits, to_uint8
+from recognizer.preprocessing import ImageLimits
 from recognizer.services.fast_insert import insert_rows
 from recognizer.services.predictions import Prediction, prediction_from_probabilities
+from training.ml.mnist_style import to_uint8
 from training.models import JobStatus
 from training.selectors import active_version
 

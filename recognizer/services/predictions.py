@@ -12,7 +12,7 @@ from django.utils import timezone
 from recognizer.inputs import DigitInput
 from recognizer.models import Submission, SubmissionSource, session_hash
 from recognizer.predictor import LoadedModel, predictor
-from recognizer.preprocessing import to_uint8
+from training.ml.mnist_style import to_uint8
 from training.models import LabelledSample, SampleSource
 from training.services.samples import (
     SampleError,

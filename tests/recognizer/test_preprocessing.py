@@ -10,9 +10,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFile
 
 from recognizer.preprocessing import (
-    BOX,
-    CENTRE,
-    FIELD,
     ImageLimits,
     PreprocessingError,
     decode_image,
@@ -20,8 +17,8 @@ from recognizer.preprocessing import (
     mnist_from_ink,
     pixels_to_mnist,
     preprocess_image_bytes,
-    to_uint8,
 )
+from training.ml.mnist_style import BOX, CENTRE, FIELD, to_uint8
 
 # A "7" with a crossbar, in drawing units; asymmetric, so its centre of mass
 # sits well away from a rounding tie.
