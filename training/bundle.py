@@ -11,6 +11,7 @@ from django.db import IntegrityError
 from training.ml.artifacts import Artifact, artifact_verify
 from training.ml.evaluation import Evaluation
 from training.ml.files import atomic_write_bytes
+from training.ml.pendigits import CanvasScore
 from training.models import ModelVersion
 from training.services.registry import version_activate, version_register
 
@@ -45,6 +46,7 @@ def bundled_model_install(bundle_dir: Path = BUNDLE_DIR) -> ModelVersion | None:
                 confusion_matrix=metrics["confusion_matrix"],
                 count=metrics["count"],
             ),
+            canvas=CanvasScore(**meta["canvas"]) if "canvas" in meta else None,
             dataset_fingerprint=meta["dataset_fingerprint"],
             notes=f"Bundled model: {meta['how']}",
             version_number=1,

@@ -53,6 +53,8 @@ class TrainingJob(models.Model):
     feedback_watermark = models.PositiveBigIntegerField(default=0)
     trigger = models.CharField(max_length=16, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
     cancel_requested = models.BooleanField(default=False)
+    # What a running job is doing now: "fetching MNIST", "training", ...
+    stage = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     # What the worker did, a line per step (claimed, data, each epoch, result).
     log = models.TextField(blank=True)
@@ -118,12 +120,21 @@ class ModelVersion(models.Model):
         on_delete=models.SET_NULL,
         related_name="model_version",
     )
-    # {"mnist": {file: sha256}, "feedback_samples": n}
+    # {"mnist": {file: sha256}, "feedback_samples": n,
+    #  "pendigits": {"sha256", "writers", "digits", "copies", "samples"} or absent}
     dataset_fingerprint = models.JSONField(default=dict, blank=True)
     test_accuracy = models.FloatField(null=True, blank=True)
     test_loss = models.FloatField(null=True, blank=True)
     per_class_accuracy = models.JSONField(default=list, blank=True)
     confusion_matrix = models.JSONField(default=list, blank=True)
+    # The canvas score: accuracy on the held-out writers' pen-drawn digits,
+    # rendered as the drawing page draws them (training/ml/pendigits.py).
+    # Empty when the pen-drawn digits were unavailable to the job. Scores
+    # compare only between versions scored on the same canvas set.
+    canvas_accuracy = models.FloatField(null=True, blank=True)
+    canvas_per_class_accuracy = models.JSONField(default=list, blank=True)
+    canvas_confusion_matrix = models.JSONField(default=list, blank=True)
+    canvas_set_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     notes = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
@@ -140,6 +151,13 @@ class ModelVersion(models.Model):
                 condition=Q(compiled_path="", compiled_sha256="")
                 | (~Q(compiled_path="") & ~Q(compiled_sha256="")),
                 name="model_version_compiled_path_and_sha256_together",
+            ),
+            models.CheckConstraint(
+                condition=(Q(canvas_accuracy__isnull=True) & Q(canvas_set_sha256=""))
+                | (
+                    Q(canvas_accuracy__gte=0) & Q(canvas_accuracy__lte=1) & ~Q(canvas_set_sha256="")
+                ),
+                name="model_version_canvas_score_and_set_together",
             ),
         ]
 

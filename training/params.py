@@ -33,6 +33,9 @@ class TrainingParams(FitConfig):
 
     preset: str = DEFAULT_PRESET
     include_feedback: bool = True
+    # Drawings of each training writer's pen-drawn digit mixed into MNIST,
+    # each placed anew (training/ml/pen_canvas.py); 0: MNIST (and feedback) only.
+    pen_copies: int = 2
     # Train on the first N samples of MNIST's training part only (tests, trials).
     max_train_samples: int | None = None
 
@@ -70,6 +73,7 @@ def params_resolve(*, preset: str | None = None, **overrides: Any) -> TrainingPa
     _check_int(errors, "batch_size", values.get("batch_size", 128), 8, 2048)
     _check_int(errors, "seed", values.get("seed", 0), 0, 2**31 - 1)
     _check_int(errors, "members", values.get("members", 1), 1, 8)
+    _check_int(errors, "pen_copies", values.get("pen_copies", 2), 0, 16)
     if values.get("max_train_samples") is not None:
         _check_int(errors, "max_train_samples", values["max_train_samples"], 100, 55_000)
     rate = values.get("learning_rate", 2e-3)

@@ -7,20 +7,19 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
+from training.job_data import JobData, job_data_gather
 from training.ml.artifacts import Artifact, artifact_save, compiled_save
-from training.ml.datasets import MnistData, load_mnist, split_validation
 from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
+from training.ml.pendigits import CanvasScore, canvas_score
 from training.models import JobStatus, ModelVersion, TrainingJob
 from training.params import TrainingParams
-from training.selectors import labelled_samples_for_training
 from training.services import jobs as job_services
-from training.services.registry import version_register
+from training.services.registry import version_auto_activate, version_register
 
 logger = logging.getLogger(__name__)
 
@@ -86,24 +85,6 @@ class JobReporter:
             self.watcher.on_epoch(metrics)
 
 
-def _training_data(
-    data: MnistData, params: TrainingParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """MNIST's training part minus the held-out validation part, limited to
-    `max_train_samples`, plus the users' labelled samples when asked for."""
-    x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train)
-    if params.max_train_samples:
-        x_train = x_train[: params.max_train_samples]
-        y_train = y_train[: params.max_train_samples]
-    feedback = 0
-    if params.include_feedback:
-        images, labels = labelled_samples_for_training()
-        x_train = np.concatenate([x_train, images])
-        y_train = np.concatenate([y_train, labels.astype(y_train.dtype)])
-        feedback = len(labels)
-    return x_train, y_train, x_val, y_val, feedback
-
-
 def run_job(job_id: int, *, watcher: Watcher | None = None) -> Outcome | None:
     """Claim the job and train it. None when it was not ours to run (already
     claimed by another delivery, or cancelled while queued). Raises
@@ -135,11 +116,15 @@ def run_job(job_id: int, *, watcher: Watcher | None = None) -> Outcome | None:
 def _outcome_line(outcome: Outcome) -> str:
     if outcome.version is not None:
         outcome.version.refresh_from_db(fields=["is_active"])  # the policy may have activated it
-        active = " (now active)" if outcome.version.is_active else ""
-        return (
-            f"registered v{outcome.version.version}{active}: "
-            f"test accuracy {outcome.version.test_accuracy:.2%}"
+        version = outcome.version
+        active = " (now active)" if version.is_active else ""
+        canvas = (
+            f", canvas accuracy {version.canvas_accuracy:.2%}"
+            if version.canvas_accuracy is not None
+            else ", no canvas score"
         )
+        test = f"test accuracy {version.test_accuracy:.2%}"
+        return f"registered v{version.version}{active}: {test}{canvas}"
     return f"{outcome.status}{': ' + outcome.error if outcome.error else ''}"
 
 
@@ -148,25 +133,31 @@ def _train_and_register(
     params: TrainingParams,
     watcher: Watcher | None,
 ) -> Outcome:
-    data = load_mnist(settings.MNIST_CACHE_DIR)
-    x_train, y_train, x_val, y_val, feedback = _training_data(data, params)
-    job_services.job_record_feedback_used(job_id=job.pk, count=feedback)
+    data = job_data_gather(job_id=job.pk, params=params)
+    job_services.job_record_feedback_used(job_id=job.pk, count=data.feedback)
+    pen_drawn = data.fingerprint.get("pendigits", {}).get("samples", 0)
     job_services.job_log(
         job_id=job.pk,
         message=(
-            f"data: {len(x_train):,} training images ({feedback} from feedback), "
-            f"{len(x_val):,} for validation; {params.architecture} x{params.members}, "
-            f"{params.epochs} epochs"
+            f"data: {len(data.x_train):,} training images ({pen_drawn:,} pen-drawn, "
+            f"{data.feedback} from feedback), {len(data.x_val):,} for validation; "
+            f"{params.architecture} x{params.members}, {params.epochs} epochs"
         ),
     )
+    job_services.job_set_stage(job_id=job.pk, stage="training")
     reporter = JobReporter(job, params.total_epochs, watcher)
-    result: FitResult = fit(x_train, y_train, x_val, y_val, params.fit_config(), reporter)
+    result: FitResult = fit(
+        data.x_train, data.y_train, data.x_val, data.y_val, params.fit_config(), reporter
+    )
+    job_services.job_set_stage(job_id=job.pk, stage="evaluating")
     # The test set is touched only here, for the reported numbers.
-    evaluation = evaluate_model(result.model, data.x_test / 255.0, data.y_test)
+    evaluation = evaluate_model(result.model, data.mnist.x_test / 255.0, data.mnist.y_test)
+    canvas = canvas_score(result.model, data.canvas) if data.canvas is not None else None
+    job_services.job_set_stage(job_id=job.pk, stage="saving")
     artifacts = _save_artifacts(result.model, stem=f"job{job.pk}")
     try:
         version = _register_if_still_running(
-            job, params, result, artifacts, evaluation, data, feedback
+            job, params, result, artifacts, evaluation, data, canvas
         )
     except BaseException:
         _remove(artifacts)
@@ -174,6 +165,9 @@ def _train_and_register(
     if version is None:
         _remove(artifacts)
         raise TrainingCancelled()
+    verdict = version_auto_activate(version)
+    if verdict:
+        job_services.job_log(job_id=job.pk, message=f"v{version.version}: {verdict}")
     return Outcome(status=JobStatus.SUCCEEDED, version=version)
 
 
@@ -205,8 +199,8 @@ def _register_if_still_running(
     result: FitResult,
     artifacts: tuple[Artifact, Artifact | None],
     evaluation: Evaluation,
-    data: MnistData,
-    feedback: int,
+    data: JobData,
+    canvas: CanvasScore | None,
 ) -> ModelVersion | None:
     """Register the version and finish the job in one transaction, unless the
     job was cancelled or reaped meanwhile (then nothing is registered)."""
@@ -225,8 +219,10 @@ def _register_if_still_running(
             ),
             parameter_count=int(result.model.count_params()),
             evaluation=evaluation,
-            dataset_fingerprint={"mnist": data.checksums, "feedback_samples": feedback},
+            canvas=canvas,
+            dataset_fingerprint=data.fingerprint,
             training_job=current,
+            auto_activate=False,  # after the commit, with its verdict in the log
             notes=(
                 f"Best epoch of {params.epochs} by validation accuracy, per member: "
                 + ", ".join(map(str, result.best_epochs))

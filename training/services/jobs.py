@@ -107,6 +107,15 @@ def job_record_progress(
     return updated == 1
 
 
+def job_set_stage(*, job_id: int, stage: str) -> bool:
+    """What the job is doing now, with its heartbeat. Returns False when the
+    job should stop (cancelled, or no longer running)."""
+    updated = TrainingJob.objects.filter(
+        pk=job_id, status=JobStatus.RUNNING, cancel_requested=False
+    ).update(stage=stage[:100], heartbeat_at=timezone.now())
+    return updated == 1
+
+
 def job_record_feedback_used(*, job_id: int, count: int) -> None:
     TrainingJob.objects.filter(pk=job_id).update(feedback_samples_used=count)
 

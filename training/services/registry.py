@@ -10,6 +10,7 @@ from django.db.models import Max
 
 from training.ml.artifacts import Artifact
 from training.ml.evaluation import Evaluation
+from training.ml.pendigits import CanvasScore
 from training.models import ModelActivation, ModelVersion, TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,13 @@ def version_register(
     version_number: int | None = None,
     auto_activate: bool = True,
     compiled: Artifact | None = None,
+    canvas: CanvasScore | None = None,
 ) -> ModelVersion:
     """Add a version with the next number (or exactly `version_number`, which
     raises IntegrityError when taken); then, under the `auto` activation
-    policy, make it active if it beats the active version's test accuracy.
-    `compiled`: the same model converted for single images (compiled_save)."""
+    policy, make it active if `auto_activation_verdict` says so.
+    `compiled`: the same model converted for single images (compiled_save).
+    `canvas`: its score on the held-out writers' drawings, if it has one."""
     attempts = 1 if version_number else 5
     for attempt in range(attempts):
         try:
@@ -58,6 +61,12 @@ def version_register(
                     test_loss=evaluation.loss,
                     per_class_accuracy=evaluation.per_class_accuracy,
                     confusion_matrix=evaluation.confusion_matrix,
+                    canvas_accuracy=canvas.evaluation.accuracy if canvas else None,
+                    canvas_per_class_accuracy=canvas.evaluation.per_class_accuracy
+                    if canvas
+                    else [],
+                    canvas_confusion_matrix=canvas.evaluation.confusion_matrix if canvas else [],
+                    canvas_set_sha256=canvas.set_sha256 if canvas else "",
                     notes=notes,
                 )
             break
@@ -66,9 +75,35 @@ def version_register(
             if attempt + 1 == attempts:
                 raise
             continue
-    if auto_activate and settings.TRAINING_ACTIVATION_POLICY == "auto":
-        _activate_if_better(version)
+    if auto_activate:
+        version_auto_activate(version)
     return version
+
+
+def version_auto_activate(version: ModelVersion) -> str:
+    """Under the `auto` policy, activate `version` if auto_activation_verdict
+    says so. Returns the verdict ("" under the `manual` policy)."""
+    if settings.TRAINING_ACTIVATION_POLICY != "auto":
+        return ""
+    activate, verdict = auto_activation_verdict(
+        version, ModelVersion.objects.filter(is_active=True).first()
+    )
+    logger.info("v%s: %s", version.version, verdict)
+    if activate:
+        version_activate(version=version.version, reason=verdict)
+        version.refresh_from_db()
+    return verdict
+
+
+def _canvas_fields(canvas: CanvasScore | None) -> dict[str, Any]:
+    if canvas is None:
+        return {}
+    return {
+        "canvas_accuracy": canvas.accuracy,
+        "canvas_per_class_accuracy": canvas.per_class_accuracy,
+        "canvas_confusion_matrix": canvas.confusion_matrix,
+        "canvas_set_sha256": canvas.set_sha256,
+    }
 
 
 def _store_path(artifact: Artifact) -> str:
@@ -76,18 +111,39 @@ def _store_path(artifact: Artifact) -> str:
     return str(artifact.path.resolve().relative_to(settings.MODEL_STORE_DIR.resolve()))
 
 
-def _activate_if_better(version: ModelVersion) -> None:
-    active = ModelVersion.objects.filter(is_active=True).first()
+def auto_activation_verdict(new: ModelVersion, active: ModelVersion | None) -> tuple[bool, str]:
+    """Whether the `auto` policy makes `new` the active version, and why.
+
+    It must beat the active version's MNIST test accuracy, and must not read
+    the held-out writers' drawings worse than it by more than
+    TRAINING_ACTIVATION_CANVAS_MARGIN: a better MNIST score bought with worse
+    reading of what people draw is no improvement. A version without a canvas
+    score is not activated over one that has one (nobody knows how it reads
+    drawings), nor one scored on another canvas set (the scores do not compare).
+    """
     if active is None:
-        version_activate(version=version.version, reason="auto: first model")
-    elif (version.test_accuracy or 0) > (active.test_accuracy or 0):
-        version_activate(
-            version=version.version,
-            reason=(
-                f"auto: test accuracy {version.test_accuracy:.4%} "
-                f"beats v{active.version}'s {active.test_accuracy or 0:.4%}"
-            ),
+        return True, "auto: first model"
+    new_test, active_test = new.test_accuracy or 0.0, active.test_accuracy or 0.0
+    mnist = f"test accuracy {new_test:.2%} against v{active.version}'s {active_test:.2%}"
+    if new_test <= active_test:
+        return False, f"auto: not activated, {mnist}"
+    if active.canvas_accuracy is None:
+        return True, f"auto: {mnist} (v{active.version} has no canvas score)"
+    if new.canvas_accuracy is None:
+        return False, (
+            f"auto: not activated, no canvas score while v{active.version} has "
+            f"{active.canvas_accuracy:.2%}; activate it by hand if wanted"
         )
+    if new.canvas_set_sha256 != active.canvas_set_sha256:
+        return False, (
+            f"auto: not activated, its canvas score is on another canvas set than "
+            f"v{active.version}'s; activate it by hand if wanted"
+        )
+    margin = settings.TRAINING_ACTIVATION_CANVAS_MARGIN
+    canvas = f"canvas accuracy {new.canvas_accuracy:.2%} against {active.canvas_accuracy:.2%}"
+    if new.canvas_accuracy < active.canvas_accuracy - margin:
+        return False, f"auto: not activated, {canvas} (more than {margin:.2%} worse)"
+    return True, f"auto: {mnist}, {canvas}"
 
 
 @transaction.atomic

@@ -64,5 +64,13 @@ class Command(ModelVersionCommand):
                 "count": sum(map(sum, version.confusion_matrix)),
             },
         }
+        if version.canvas_accuracy is not None:
+            # As training/ml/pendigits.py's CanvasScore: the bundle registers with it.
+            metadata["canvas"] = {
+                "accuracy": version.canvas_accuracy,
+                "per_class_accuracy": version.canvas_per_class_accuracy,
+                "confusion_matrix": version.canvas_confusion_matrix,
+                "set_sha256": version.canvas_set_sha256,
+            }
         (BUNDLE_DIR / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         self.stdout.write(f"Exported v{version.version} to {BUNDLE_DIR}.")
