@@ -65,6 +65,20 @@ def mnist_cache() -> Path:
     return fetch_mnist(settings.MNIST_CACHE_DIR, log=lambda message: None)
 
 
+@pytest.fixture(scope="session")
+def pendigits_dir() -> Path:
+    """A folder holding the real pen-drawn digits: PENDIGITS_DIR (`make test`
+    points it at ../shared/datasets/pendigits when that exists). Without it
+    these tests skip, except where MNISTSITE_EXPECT_DATA names pendigits (CI)."""
+    folder = Path(settings.PENDIGITS_DIR or ROOT.parent / "shared" / "datasets" / "pendigits")
+    if not any(folder.glob("pendigits-orig.tra*")):
+        reason = f"no pen-drawn digits (pendigits-orig.tra*) in {folder}; set PENDIGITS_DIR"
+        if "pendigits" in os.environ.get("MNISTSITE_EXPECT_DATA", "").split(","):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return folder
+
+
 @pytest.fixture
 def client() -> Client:
     return HttpsClient()

@@ -7,7 +7,14 @@ from typing import Any
 from django import forms
 
 from training.ml.architectures import ARCHITECTURES
-from training.params import DEFAULT_PRESET, PRESETS, SCHEDULES, ParamsError, params_resolve
+from training.params import (
+    DEFAULT_PRESET,
+    PRESETS,
+    SCHEDULES,
+    ParamsError,
+    TrainingParams,
+    params_resolve,
+)
 
 
 def _preset_label(name: str) -> str:
@@ -40,6 +47,17 @@ class RetrainForm(forms.Form):
     )
     include_feedback = forms.BooleanField(
         required=False, initial=True, help_text="Add the labelled samples from feedback."
+    )
+    pen_copies = forms.IntegerField(
+        label="Pen-drawn copies",
+        required=False,
+        min_value=0,
+        max_value=16,
+        help_text=(
+            "Drawings of each training writer's pen-drawn digit mixed into MNIST (writers "
+            "held out for the canvas score never are); 0: MNIST alone. Blank: the preset's "
+            f"({TrainingParams.pen_copies} unless it sets another)."
+        ),
     )
     seed = forms.IntegerField(required=False, min_value=0)
     max_train_samples = forms.IntegerField(

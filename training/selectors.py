@@ -110,6 +110,8 @@ class AccuracyPoint:
     test_accuracy: float | None
     live: LiveAccuracy
     is_active: bool
+    canvas_accuracy: float | None = None
+    canvas_set_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class AccuracyHistory:
 
 
 def accuracy_history() -> AccuracyHistory:
-    """Test and live accuracy of every version over time, the activation
+    """Test, canvas and live accuracy of every version over time, the activation
     timeline, and how many feedback labels wait for the next training."""
     versions = model_versions_with_live_accuracy().order_by("created_at", "version")
     points = [
@@ -130,6 +132,8 @@ def accuracy_history() -> AccuracyHistory:
             test_accuracy=version.test_accuracy,
             live=LiveAccuracy(version.live_right, version.live_labelled),
             is_active=version.is_active,
+            canvas_accuracy=version.canvas_accuracy,
+            canvas_set_sha256=version.canvas_set_sha256,
         )
         for version in versions
     ]

@@ -23,6 +23,7 @@ class TrainingJobRequestSerializer(serializers.Serializer):
     seed = serializers.JSONField(required=False)
     members = serializers.JSONField(required=False)
     label_smoothing = serializers.JSONField(required=False)
+    pen_copies = serializers.JSONField(required=False)
     max_train_samples = serializers.JSONField(required=False)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -70,9 +71,16 @@ class TrainingJobSerializer(serializers.ModelSerializer):
             "finished_at",
             "heartbeat_at",
             "cancel_requested",
+            "stage",
             "error",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "stage": {
+                "help_text": 'What a running job is doing now, e.g. "fetching MNIST: 3.1 of '
+                '11.6 MB", "drawing 11,990 pen-drawn digits", "training", "evaluating".'
+            }
+        }
 
     def get_model_version(self, job: TrainingJob) -> int | None:
         version = getattr(job, "model_version", None)

@@ -36,7 +36,13 @@ FAST_REAPERS = {
     "BATCH_STALE_AFTER_SECONDS": "5",
 }
 # A training job small enough for a test, big enough to be killed mid-epoch.
-TINY_JOB = {"preset": "quick", "epochs": 1, "max_train_samples": 3000, "augment": False}
+TINY_JOB = {
+    "preset": "quick",
+    "epochs": 1,
+    "max_train_samples": 3000,
+    "augment": False,
+    "pen_copies": 0,
+}
 
 
 @dataclass

@@ -47,3 +47,55 @@ def test_evaluate_without_an_active_model_says_so():
 def test_evaluate_an_unknown_version_says_so():
     with pytest.raises(CommandError, match="no model version 42"):
         call_command("evaluate", "--version", "42")
+
+
+def test_evaluate_reports_the_held_out_writers_canvas_accuracy(bundled, pendigits_dir):
+    out = StringIO()
+
+    call_command("evaluate", "--pendigits", str(pendigits_dir), stdout=out)
+
+    text = out.getvalue()
+    title = (
+        "Model v1, canvas accuracy: the pen-drawn digits of held-out writers 5, 10, 15, 20, 25, "
+        "30, drawn as the drawing page draws them: 1499 images"
+    )
+    assert title in text
+    canvas = text.split(title)[1]
+    assert "Per-class accuracy" in canvas and "Confusion matrix" in canvas
+    assert text.count("Confusion matrix") == 2  # MNIST, then the drawings
+    accuracy = float(canvas.split("accuracy ")[1].split("%")[0])
+    assert 95.0 <= accuracy < 100.0  # the bundled model: 98.40 %
+
+
+def test_evaluate_skips_the_pen_drawn_digits_with_a_message_when_the_path_is_absent(
+    bundled, tmp_path
+):
+    out = StringIO()
+
+    call_command("evaluate", "--pendigits", str(tmp_path / "none.tra.gz"), stdout=out)
+
+    assert f"Pen-drawn digits skipped: no file at {tmp_path / 'none.tra.gz'}." in out.getvalue()
+    assert out.getvalue().count("Confusion matrix") == 1  # MNIST only
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("pendigits-orig.tra", b"not the pen-drawn digits", "sha256 mismatch"),
+        ("pendigits-orig.tra.gz", b"not gzip at all", "pendigits-orig.tra.gz"),
+        ("folder", None, "no pendigits-orig.tra"),
+    ],
+)
+def test_evaluate_refuses_pen_drawn_digits_that_do_not_verify(
+    active_model, tmp_path, name, content, message
+):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("evaluate", "--pendigits", str(path), stdout=StringIO())
+
+    assert str(path) in str(error.value)

@@ -2,11 +2,15 @@
 activation and rollback with history, retrain, the live job page, accuracy
 history."""
 
+import re
+
 import numpy as np
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 
 from tests.conftest import HttpsClient
+from training import selectors
 from training.models import JobStatus, ModelActivation, ModelVersion, TrainingJob
 from training.services import labelled_sample_create, version_activate
 
@@ -18,6 +22,43 @@ METRICS = [
     {"epoch": 2, "member": 1, "loss": 0.09, "accuracy": 0.972, "val_loss": 0.06,
      "val_accuracy": 0.981, "seconds": 20.5},
 ]  # fmt: skip
+
+
+# The canvas set versions are scored on in these tests, and another one.
+CANVAS_SET, OTHER_CANVAS_SET = "c" * 64, "d" * 64
+
+
+@pytest.fixture(autouse=True)
+def data_sources(monkeypatch) -> dict[str, str | None]:
+    """What the MNIST and pen-drawn digit probes answer (None: found); never
+    the network. A test sets an entry to make that source unavailable."""
+    answers: dict[str, str | None] = {"mnist": None, "pendigits": None}
+    monkeypatch.setattr(selectors, "mnist_probe", lambda *args, **kwargs: answers["mnist"])
+    monkeypatch.setattr(selectors, "pendigits_probe", lambda *args, **kwargs: answers["pendigits"])
+    cache.delete(selectors._DATA_SOURCES_CACHE_KEY)
+    return answers
+
+
+def canvas_confusion() -> list[list[int]]:
+    """140 right of each digit, and nine 7s read as 1: 1,409 drawings."""
+    matrix = (np.eye(10, dtype=int) * 140).tolist()
+    matrix[7][1] = 9
+    return matrix
+
+
+def give_canvas_score(
+    version: ModelVersion, accuracy: float, per_class: list[float], on: str = CANVAS_SET
+) -> None:
+    ModelVersion.objects.filter(pk=version.pk).update(
+        canvas_accuracy=accuracy, canvas_per_class_accuracy=per_class,
+        canvas_confusion_matrix=canvas_confusion(), canvas_set_sha256=on,
+    )  # fmt: skip
+    version.refresh_from_db()
+
+
+def field(page: str, name: str) -> list[str]:
+    """The changelist cells of one column, top to bottom."""
+    return re.findall(rf'<t[dh] class="field-{name}">(?:<a href="[^"]*">)?([^<]*)', page)
 
 
 @pytest.fixture
@@ -217,3 +258,273 @@ def test_staff_without_the_change_permission_cannot_activate(versions, django_us
 
     assert response.status_code == 403
     assert ModelVersion.objects.get(is_active=True).version == 1
+
+
+# --- canvas score -------------------------------------------------------------
+
+
+def test_the_changelist_shows_the_canvas_accuracy_and_a_dash_without_one(staff, versions):
+    give_canvas_score(versions[1], 0.9713, [0.97] * 10)
+
+    page = staff.get("/admin/training/modelversion/").content.decode()
+
+    assert "Canvas accuracy" in page  # the column's header
+    assert field(page, "canvas_accuracy_shown") == ["97.13 %", "—"]  # v2, then v1
+
+
+def test_the_changelist_orders_by_canvas_accuracy(staff, versions):
+    _, second = versions
+    third = ModelVersion.objects.create(version=3, architecture="cnn_small")
+    give_canvas_score(second, 0.95, [0.95] * 10)
+    give_canvas_score(third, 0.9713, [0.97] * 10)
+    page = staff.get("/admin/training/modelversion/").content.decode()
+    order = re.search(r'column-canvas_accuracy_shown">.*?<a href="(\?o=[^"]+)"', page, re.S)
+
+    ordered = staff.get(f"/admin/training/modelversion/{order.group(1)}").content.decode()
+
+    assert field(page, "version_label")[:2] == ["v3", "v2"]  # newest first by default
+    versions_shown = field(ordered, "version_label")
+    assert versions_shown.index("v2") < versions_shown.index("v3")  # 95.00 % before 97.13 %
+
+
+def test_version_page_shows_the_canvas_accuracy_beside_the_test_accuracy(staff, versions):
+    _, second = versions
+    give_canvas_score(second, 0.9713, [0.97] * 10)
+
+    page = staff.get(f"/admin/training/modelversion/{second.pk}/change/").content.decode()
+
+    facts = page[page.index('<dl class="facts">') : page.index("</dl>")]
+    assert "Test accuracy (10,000 MNIST test digits)</dt><dd>99.01 %" in facts
+    assert "Canvas accuracy (held-out writers' drawings)" in facts
+    assert "97.13 % of 1,409 pen-drawn digits by writers 5, 10, 15, 20, 25, 30" in facts
+
+
+def test_version_page_shows_the_canvas_confusion_matrix(staff, versions):
+    _, second = versions
+    give_canvas_score(second, 0.9713, [0.97] * 9 + [0.91])
+
+    page = staff.get(f"/admin/training/modelversion/{second.pk}/change/").content.decode()
+
+    # MNIST per-class and confusion, canvas per-digit and confusion, loss, accuracy
+    assert page.count('<figure class="chart">') == 6
+    assert "v2: confusion matrix (held-out writers&#x27; drawings)" in page
+    assert "true 7, predicted 1: 9" in page  # a cell only the canvas matrix has
+    assert "v2: accuracy per digit (held-out writers&#x27; drawings)" in page
+    assert "Canvas accuracy per digit (held-out writers' drawings)" in page
+    assert "91.00 %" in page  # digit 9 on the drawings
+
+
+def test_a_version_without_a_canvas_score_says_so_and_draws_no_canvas_charts(staff, versions):
+    _, second = versions
+
+    page = staff.get(f"/admin/training/modelversion/{second.pk}/change/").content.decode()
+
+    assert "no canvas score: it was made without the pen-drawn digits" in page
+    assert "held-out writers&#x27; drawings)</title>" not in page
+    assert 'Pen-drawn digits trained on</dt><dd class="pen-drawn">none' in page
+
+
+def test_version_page_shows_the_pen_drawn_part_of_the_dataset_fingerprint(staff, versions):
+    _, second = versions
+    writers = [writer for writer in range(1, 31) if writer % 5]
+    second.dataset_fingerprint = {
+        "mnist": {}, "feedback_samples": 0,
+        "pendigits": {"sha256": "a66225d68d7d" + "0" * 52, "writers": writers, "digits": 5995,
+                      "copies": 2, "samples": 11990},
+    }  # fmt: skip
+    second.save()
+
+    page = staff.get(f"/admin/training/modelversion/{second.pk}/change/").content.decode()
+
+    assert (
+        "11,990 pen-drawn samples: 5,995 digits by 24 writers "
+        "(1-4, 6-9, 11-14, 16-19, 21-24, 26-29), 2 drawings of each; file sha256 a66225d68d7d"
+    ) in page
+
+
+def test_the_accuracy_history_has_a_canvas_series_and_column(staff, versions):
+    _, second = versions
+    give_canvas_score(second, 0.9713, [0.97] * 10)
+
+    page = staff.get("/admin/training/modelversion/accuracy/").content.decode()
+
+    chart = page[page.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart') :]
+    assert "canvas accuracy (held-out writers)" in chart  # the legend
+    assert "v2: 97.13 %" in chart  # its point
+    assert '<th scope="col">canvas accuracy (held-out writers)</th>' in page
+    table = page[page.index("Versions, newest first") :]
+    assert "<td>99.01 %</td><td>97.13 %</td>" in table  # v2: test, then canvas
+    assert "<td>—</td>" in table  # v1 has none
+
+
+def test_the_accuracy_history_draws_only_the_newest_canvas_set(staff, versions):
+    first, second = versions
+    give_canvas_score(first, 0.90, [0.90] * 10, on=OTHER_CANVAS_SET)
+    give_canvas_score(second, 0.9713, [0.97] * 10)
+
+    page = staff.get("/admin/training/modelversion/accuracy/").content.decode()
+
+    chart = page[page.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart') :]
+    chart = chart[: chart.index("</svg>")]
+    assert "v2: 97.13 %" in chart and "v1: 90.00 %" not in chart
+    assert "90.00 % (another canvas set)" in page
+
+
+def test_compare_shows_the_canvas_per_digit_differences_on_the_same_set(staff, versions):
+    first, second = versions
+    give_canvas_score(first, 0.97, [0.97] * 10)
+    give_canvas_score(second, 0.972, [0.97] * 3 + [0.99] + [0.97] * 6)
+
+    page = staff.get(f"/admin/training/modelversion/{second.pk}/compare/").content.decode()
+
+    assert page.count('class="chart chart-difference"') == 2  # MNIST and canvas
+    assert "v2 minus v1, per digit, held-out writers&#x27; drawings (points)" in page
+    assert "Canvas accuracy per digit (held-out writers' drawings)" in page
+    assert "<td>3</td><td>99.00 %</td><td>97.00 %</td><td>+2.00</td>" in page
+    assert "<td>97.20 %</td><td>97.00 %</td>" in page  # the canvas accuracy row
+    assert "No canvas comparison" not in page
+
+
+def test_compare_says_when_the_canvas_scores_do_not_compare(staff, versions):
+    first, second = versions
+    give_canvas_score(second, 0.972, [0.97] * 10)
+    url = f"/admin/training/modelversion/{second.pk}/compare/"
+
+    without = staff.get(url).content.decode()
+    give_canvas_score(first, 0.97, [0.97] * 10, on=OTHER_CANVAS_SET)
+    other_set = staff.get(url).content.decode()
+
+    assert "No canvas comparison: v1 has no canvas score." in without
+    assert "scored on different canvas sets" in other_set
+    for page in (without, other_set):
+        assert (
+            page.count('class="chart chart-difference"') == 1
+            and "Canvas accuracy per digit" not in page
+        )
+
+
+def test_the_activation_confirmation_shows_the_canvas_difference(staff, versions):
+    first, second = versions
+    give_canvas_score(first, 0.9713, [0.97] * 10)
+    give_canvas_score(second, 0.9613, [0.96] * 10)
+
+    page = staff.get(f"/admin/training/modelversion/{second.pk}/activate/").content.decode()
+
+    assert "canvas accuracy 0.9613" in page and "canvas accuracy 0.9713" in page
+    assert (
+        "On the held-out writers' drawings (the canvas score) v2 is -1.00 points worse."
+    ) in page
+
+
+def test_the_rollback_confirmation_says_when_there_is_no_canvas_comparison(staff, versions):
+    _, second = versions
+    give_canvas_score(second, 0.9613, [0.96] * 10)
+    version_activate(version=2, reason="try")
+
+    page = staff.get("/admin/training/modelversion/rollback/").content.decode()
+
+    assert "Roll back to v1" in page
+    assert "No canvas comparison: v1 has no canvas score." in page
+
+
+# --- training jobs: stage, data sources, pen-drawn copies --------------------------
+
+
+def test_the_live_job_page_shows_the_stage_while_it_runs(staff):
+    job = TrainingJob.objects.create(
+        preset="quick", status="running", stage="fetching MNIST: 3.1 of 11.6 MB"
+    )
+
+    page = staff.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
+    live = staff.get(f"/admin/training/trainingjob/{job.pk}/live/").content.decode()
+    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded", stage="saving")
+    ended = staff.get(f"/admin/training/trainingjob/{job.pk}/live/").content.decode()
+
+    assert "Now: fetching MNIST: 3.1 of 11.6 MB" in live
+    assert "Now: fetching MNIST" in page
+    assert "Now:" not in ended
+
+
+def test_the_job_page_lists_the_stage_among_its_fields(staff):
+    job = TrainingJob.objects.create(preset="quick", status="failed", stage="training")
+
+    page = staff.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
+
+    assert "field-stage" in page
+
+
+def test_retrain_page_warns_when_no_mnist_source_is_reachable(staff, data_sources):
+    data_sources["mnist"] = "the cache /nowhere is empty; the Keras mirror: timed out"
+
+    page = staff.get("/admin/training/trainingjob/add/").content.decode()
+
+    warning = page[page.index('class="errornote data-source-mnist"') :]
+    warning = warning[: warning.index("</p>")]
+    assert "No MNIST source is reachable" in warning
+    assert "a job started now will fail" in warning
+    assert "the cache /nowhere is empty; the Keras mirror: timed out" in warning
+    assert "MNIST_DIR" in warning and "manage.py fetch_mnist" in warning
+    assert page.index("data-source-mnist") < page.index('<form method="post" novalidate>')
+    assert "data-source-pendigits" not in page
+
+
+def test_retrain_page_warns_that_without_pen_drawn_digits_there_is_no_canvas_score(
+    staff, data_sources
+):
+    data_sources["pendigits"] = "UCI: connection refused"
+
+    page = staff.get("/admin/training/trainingjob/add/").content.decode()
+
+    warning = page[page.index('class="warning data-source-pendigits"') :]
+    warning = warning[: warning.index("</li>")]
+    assert "train on MNIST alone and get no canvas score" in warning
+    assert "UCI: connection refused" in warning and "PENDIGITS_DIR" in warning
+    assert page.index("data-source-pendigits") < page.index('<form method="post" novalidate>')
+    assert "data-source-mnist" not in page  # the softer warning only
+
+
+def test_retrain_page_has_no_data_source_warning_when_both_are_found(staff):
+    page = staff.get("/admin/training/trainingjob/add/").content.decode()
+
+    assert "data-source-mnist" not in page and "data-source-pendigits" not in page
+
+
+def test_retrain_page_shows_what_data_source_warnings_says(staff, monkeypatch):
+    monkeypatch.setattr(
+        selectors, "data_source_warnings",
+        lambda: selectors.DataSourceWarnings(mnist="asked the selector", pendigits="it too"),
+    )  # fmt: skip
+
+    page = staff.get("/admin/training/trainingjob/add/").content.decode()
+
+    assert "asked the selector" in page and "it too" in page
+
+
+def test_retrain_asks_the_probes_at_most_once_a_minute(staff, monkeypatch):
+    asked = []
+    monkeypatch.setattr(selectors, "mnist_probe", lambda *args, **kwargs: asked.append(1))
+
+    staff.get("/admin/training/trainingjob/add/")
+    staff.get("/admin/training/trainingjob/add/")
+
+    assert asked == [1]
+
+
+def test_retrain_passes_pen_copies_to_the_job(staff):
+    staff.post("/admin/training/trainingjob/add/", {"preset": "quick", "pen_copies": "0"})
+    staff.post("/admin/training/trainingjob/add/", {"preset": "quick", "pen_copies": ""})
+
+    chosen, preset = TrainingJob.objects.order_by("pk")
+    assert chosen.params["pen_copies"] == 0  # MNIST alone
+    assert preset.params["pen_copies"] == 2  # blank: the preset's
+
+
+def test_retrain_refuses_pen_copies_out_of_range(staff):
+    form = staff.get("/admin/training/trainingjob/add/").content.decode()
+    response = staff.post(
+        "/admin/training/trainingjob/add/", {"preset": "quick", "pen_copies": "17"}
+    )
+
+    assert 'name="pen_copies"' in form and "MNIST alone" in form
+    assert response.status_code == 200 and b"errorlist" in response.content
+    assert not TrainingJob.objects.exists()

@@ -4,6 +4,7 @@ activation by staff, the active version's public facts."""
 import base64
 
 import pytest
+import yaml
 
 from recognizer.models import Submission
 from tests.conftest import HttpsClient
@@ -86,3 +87,42 @@ def test_predicting_with_a_chosen_version_needs_a_token_or_staff(active_model, c
     assert chosen.status_code == 201 and chosen.json()["model_version"] == 1
     assert unknown.status_code == 404
     assert Submission.objects.count() == 1
+
+
+def test_a_version_shows_its_canvas_score(active_model, staff):
+    confusion = [[140 if i == j else 0 for j in range(10)] for i in range(10)]
+    confusion[7][1] = 9
+    ModelVersion.objects.create(
+        version=2, architecture="cnn_small", canvas_accuracy=0.9713,
+        canvas_per_class_accuracy=[0.97] * 10, canvas_confusion_matrix=confusion,
+        canvas_set_sha256="c" * 64,
+        dataset_fingerprint={"feedback_samples": 0, "pendigits": {"copies": 2, "samples": 11990}},
+    )  # fmt: skip
+
+    version = staff.get("/api/v1/models/2/").json()
+
+    assert version["canvas_accuracy"] == 0.9713
+    assert version["canvas_per_class_accuracy"] == [0.97] * 10
+    assert version["canvas_confusion_matrix"][7][1] == 9
+    assert version["canvas_set_sha256"] == "c" * 64
+    assert version["dataset_fingerprint"]["pendigits"]["samples"] == 11990
+
+
+def test_a_version_without_pen_drawn_digits_has_a_null_canvas_score(active_model, client):
+    version = client.get("/api/v1/models/active/").json()  # the bundled model has none
+
+    assert version["canvas_accuracy"] is None
+    assert version["canvas_per_class_accuracy"] == []
+    assert version["canvas_confusion_matrix"] == []
+    assert version["canvas_set_sha256"] == ""
+
+
+def test_the_schema_says_what_the_canvas_score_is(client):
+    schema = yaml.safe_load(client.get("/api/v1/schema/").content)
+
+    fields = schema["components"]["schemas"]["ModelVersion"]["properties"]
+    assert fields["canvas_accuracy"]["nullable"] is True
+    assert "held-out writers' pen-drawn digits" in fields["canvas_accuracy"]["description"]
+    assert "Null when the job had no pen-drawn digits" in fields["canvas_accuracy"]["description"]
+    assert "canvas" in fields["canvas_set_sha256"]["description"]
+    assert "pendigits" in fields["dataset_fingerprint"]["description"]

@@ -4,10 +4,11 @@ import pytest
 
 from training.ml.artifacts import Artifact
 from training.ml.evaluation import Evaluation
+from training.ml.pendigits import CanvasScore
 from training.models import ModelActivation, ModelVersion
 from training.selectors import active_version
 from training.services import version_activate, version_register, version_rollback
-from training.services.registry import RegistryError
+from training.services.registry import RegistryError, auto_activation_verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +19,10 @@ def model_store(settings, tmp_path) -> Path:
     return tmp_path
 
 
-def _register(store: Path, accuracy: float) -> ModelVersion:
-    path = store / f"m{accuracy}.keras"
+def _register(
+    store: Path, accuracy: float, canvas: float | None = None, canvas_set: str = "a" * 64
+) -> ModelVersion:
+    path = store / f"m{accuracy}-{canvas}.keras"
     path.write_bytes(b"weights")
     return version_register(
         artifact=Artifact(path=path, size=7, sha256="0" * 64),
@@ -33,6 +36,14 @@ def _register(store: Path, accuracy: float) -> ModelVersion:
             count=10000,
         ),
         dataset_fingerprint={"mnist": {}, "feedback_samples": 0},
+        canvas=None
+        if canvas is None
+        else CanvasScore(
+            accuracy=canvas,
+            per_class_accuracy=[canvas] * 10,
+            confusion_matrix=[[0] * 10 for _ in range(10)],
+            set_sha256=canvas_set,
+        ),
     )
 
 
@@ -50,6 +61,41 @@ def test_auto_policy_activates_the_first_and_then_only_better_versions(model_sto
     _register(model_store, 0.99)
     assert active_version().version == 3
     assert ModelVersion.objects.filter(is_active=True).count() == 1
+
+
+def test_auto_policy_refuses_a_version_better_on_mnist_but_worse_on_the_canvas(
+    model_store, settings
+):
+    settings.TRAINING_ACTIVATION_POLICY = "auto"
+    settings.TRAINING_ACTIVATION_CANVAS_MARGIN = 0.003
+    _register(model_store, 0.990, canvas=0.990)
+
+    _register(model_store, 0.995, canvas=0.986)  # 0.4 points worse on the canvas
+    assert active_version().version == 1
+    _register(model_store, 0.995, canvas=0.988)  # 0.2 points: within the margin
+    assert active_version().version == 3
+    reason = ModelActivation.objects.first().reason
+    assert "test accuracy 99.50% against v1's 99.00%" in reason
+    assert "canvas accuracy 98.80% against 99.00%" in reason
+
+
+def test_auto_verdicts_without_comparable_canvas_scores(model_store, settings):
+    settings.TRAINING_ACTIVATION_POLICY = "manual"
+    scored = _register(model_store, 0.990, canvas=0.990)
+    unscored = _register(model_store, 0.991)
+    other_set = _register(model_store, 0.992, canvas=0.999, canvas_set="b" * 64)
+    better = _register(model_store, 0.993, canvas=0.995)
+
+    assert auto_activation_verdict(scored, None) == (True, "auto: first model")
+    activate, why = auto_activation_verdict(unscored, scored)
+    assert not activate and "no canvas score while v1 has 99.00%" in why
+    activate, why = auto_activation_verdict(other_set, scored)
+    assert not activate and "another canvas set" in why
+    activate, why = auto_activation_verdict(scored, unscored)
+    assert not activate and "test accuracy 99.00% against v2's 99.10%" in why
+    activate, why = auto_activation_verdict(better, unscored)
+    assert activate and "v2 has no canvas score" in why
+    assert auto_activation_verdict(better, scored)[0]
 
 
 def test_manual_policy_never_activates_by_itself(model_store, settings):

@@ -71,6 +71,49 @@ def test_train_wait_behind_a_running_job_waits_for_its_turn(monkeypatch):
     assert len(naps) == 1
 
 
+def test_train_passes_pen_copies_to_the_job(monkeypatch):
+    monkeypatch.setattr("training.tasks.train_job_task.apply_async", lambda **kwargs: None)
+
+    call_command("train", "--preset", "quick", "--pen-copies", "0", stdout=StringIO())
+
+    assert TrainingJob.objects.get().params["pen_copies"] == 0
+
+
+def test_train_with_pen_copies_out_of_range_fails_naming_it():
+    with pytest.raises(CommandError, match="pen_copies: must be between 0 and 16"):
+        call_command("train", "--pen-copies", "17")
+    assert TrainingJob.objects.count() == 0
+
+
+@pytest.mark.parametrize("canvas", [True, False])
+def test_train_wait_prints_the_canvas_score_or_says_there_is_none(monkeypatch, canvas):
+    def run_job(job_id, watcher=None):
+        from training.runner import Outcome
+
+        confusion = [[140 if i == j else 0 for j in range(10)] for i in range(10)]
+        version = ModelVersion.objects.create(
+            version=7, architecture="cnn_small", test_accuracy=0.99, test_loss=0.03,
+            per_class_accuracy=[0.99] * 10, confusion_matrix=confusion,
+            **({"canvas_accuracy": 0.9713, "canvas_per_class_accuracy": [0.9713] * 10,
+                "canvas_confusion_matrix": confusion, "canvas_set_sha256": "c" * 64}
+               if canvas else {}),
+        )  # fmt: skip
+        return Outcome(status=TrainingJob.Status.SUCCEEDED, version=version)
+
+    monkeypatch.setattr("training.management.commands.train.run_job", run_job)
+    out = StringIO()
+
+    call_command("train", "--preset", "quick", "--wait", stdout=out)
+
+    text = out.getvalue()
+    if canvas:
+        assert "Canvas accuracy 97.1300% (held-out writers' pen-drawn digits" in text
+        assert text.count("Confusion matrix") == 2 and "97.13%" in text
+    else:
+        assert "No canvas score: the job had no pen-drawn digits." in text
+        assert text.count("Confusion matrix") == 1
+
+
 def _run_job_that_claims_or_is_busy(job_id, watcher=None):
     """run_job's claim, without the training: busy, or claimed and done."""
     from training.runner import Outcome

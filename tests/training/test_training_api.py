@@ -47,6 +47,9 @@ def test_explicit_parameters_override_the_preset(staff):
         ({"learning_rate": 7}, "learning_rate"),
         ({"augment": "yes"}, "augment"),
         ({"colour": "blue"}, "colour"),
+        ({"pen_copies": 17}, "pen_copies"),
+        ({"pen_copies": -1}, "pen_copies"),
+        ({"pen_copies": "two"}, "pen_copies"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_field_and_store_nothing(staff, body, field):
@@ -117,3 +120,24 @@ def test_with_the_broker_down_creating_a_job_is_503_and_leaves_no_queued_job(sta
     assert response.json()["code"] == "broker_unavailable"
     assert not TrainingJob.objects.filter(status="queued").exists()
     assert TrainingJob.objects.get().status == "failed"
+
+
+def test_pen_copies_is_a_training_parameter(staff):
+    mnist_alone = staff.post(URL, {"preset": "quick", "pen_copies": 0},
+                             content_type="application/json").json()  # fmt: skip
+    by_default = staff.post(URL, {"preset": "quick"}, content_type="application/json").json()
+
+    assert mnist_alone["params"]["pen_copies"] == 0
+    assert by_default["params"]["pen_copies"] == 2
+
+
+def test_a_running_job_shows_its_stage(staff):
+    job = TrainingJob.objects.create(
+        preset="standard", status="running", stage="drawing 11,990 pen-drawn digits"
+    )
+
+    answer = staff.get(f"{URL}{job.pk}/").json()
+    queued = staff.post(URL, {"preset": "quick"}, content_type="application/json").json()
+
+    assert answer["stage"] == "drawing 11,990 pen-drawn digits"
+    assert queued["stage"] == ""

@@ -10,7 +10,15 @@ from training.runner import run_job
 from training.services import job_cancel, job_create
 from training.tasks import train_job_task
 
-TINY = {"preset": "quick", "epochs": 2, "max_train_samples": 3000, "augment": False}
+# MNIST only: these tests are about the job's life; test_job_data.py trains
+# with the pen-drawn digits.
+TINY = {
+    "preset": "quick",
+    "epochs": 2,
+    "max_train_samples": 3000,
+    "augment": False,
+    "pen_copies": 0,
+}
 
 Status = TrainingJob.Status
 
@@ -45,8 +53,10 @@ def test_a_tiny_job_registers_a_version_with_metrics_and_a_verified_artifact(
     }
     assert job.feedback_samples_used == 0
     log = job.log.splitlines()
-    assert "started on" in log[0] and "training images (0 from feedback)" in log[1]
-    assert "epoch 1/2" in log[2] and "epoch 2/2" in log[3]
+    assert "started on" in log[0] and "fetching MNIST" in log[1]
+    data = next(index for index, line in enumerate(log) if "training images" in line)
+    assert "(0 pen-drawn, 0 from feedback)" in log[data]
+    assert "epoch 1/2" in log[data + 1] and "epoch 2/2" in log[data + 2]
     assert f"registered v{version.version} (now active)" in log[-1]
     assert 0.8 < version.test_accuracy <= 1.0
     assert len(version.per_class_accuracy) == 10

@@ -1,6 +1,7 @@
 """Training jobs in the admin: "Retrain" (a form that creates the job through
-the same service as the API), a job page whose progress, metrics, curves and
-log update while it runs, cancel, and the changelist."""
+the same service as the API, under a warning when its data cannot be had), a
+job page whose stage, progress, metrics, curves and log update while it runs,
+cancel, and the changelist."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -12,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from mnistsite.queueing import BrokerUnavailable
+from training import selectors
 from training.admin.versions import percent, training_curves
 from training.forms import RetrainForm
 from training.models import TrainingJob
@@ -31,7 +33,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
     list_select_related = ["requested_by", "model_version"]
     # Progress, metrics and the log are in the live part of the page.
     fields = [
-        "id", "status", "preset", "trigger", "params", "requested_by", "created_at",
+        "id", "status", "stage", "preset", "trigger", "params", "requested_by", "created_at",
         "started_at", "finished_at", "feedback_samples_used", "celery_task_id", "error",
     ]  # fmt: skip
     readonly_fields = fields
@@ -107,6 +109,9 @@ class TrainingJobAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": "Retrain",
             "form": form,
+            # Probed (cached a minute) so that staff learn, before starting a
+            # job, that it would fail or would train without the pen-drawn digits.
+            "data_sources": selectors.data_source_warnings(),
         }
         return TemplateResponse(request, "admin/training/trainingjob/retrain.html", context)
 

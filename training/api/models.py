@@ -29,8 +29,37 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         child=serializers.ListField(child=serializers.IntegerField()),
         help_text="10x10 counts; rows: true digit, columns: predicted.",
     )
+    canvas_accuracy = serializers.FloatField(
+        allow_null=True,
+        help_text=(
+            "The canvas score: accuracy on the held-out writers' pen-drawn digits (UCI "
+            "pendigits writers 5, 10, ..., 30, whom no model trains on), drawn as the site's "
+            "drawing page draws them. Null when the job had no pen-drawn digits."
+        ),
+    )
+    canvas_per_class_accuracy = serializers.ListField(
+        child=serializers.FloatField(),
+        help_text="The canvas score of digits 0-9; empty without a canvas score.",
+    )
+    canvas_confusion_matrix = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text=(
+            "10x10 counts on the held-out writers' drawings; rows: true digit, columns: "
+            "predicted. Empty without a canvas score."
+        ),
+    )
+    canvas_set_sha256 = serializers.CharField(
+        help_text=(
+            "Which canvas set the score is on: canvas scores compare only between versions "
+            "with the same value. Empty without a canvas score."
+        )
+    )
     dataset_fingerprint = serializers.DictField(
-        help_text="MNIST files' sha256 and the number of feedback samples trained on."
+        help_text=(
+            "What it was trained on: `mnist` (the files' sha256), `feedback_samples` (how many) "
+            "and, when pen-drawn digits were mixed in, `pendigits` (the file's sha256, the "
+            "training writers, their digit count, drawings of each, samples in all)."
+        )
     )
 
     class Meta:
@@ -44,6 +73,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "test_loss",
             "per_class_accuracy",
             "confusion_matrix",
+            "canvas_accuracy",
+            "canvas_per_class_accuracy",
+            "canvas_confusion_matrix",
+            "canvas_set_sha256",
             "live_accuracy",
             "live_accuracy_count",
             "artifact_size",

@@ -23,10 +23,19 @@ MAX_POINTS_PER_DIGIT = 10_000
 
 _SEGMENT = re.compile(r'^\.SEGMENT\s+DIGIT\b.*"(?P<label>[^"]*)"\s*$')
 _WHOLE = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() also takes "²"
+_WHOLE_NUMBERS = re.compile(r"-?[0-9]+(?: -?[0-9]+)*")
 
 
 class UnipenError(ValueError):
     """The text is not a set of digits in the UNIPEN format."""
+
+
+class _BadLine(UnipenError):
+    """A malformed line found after its own number has passed."""
+
+    def __init__(self, number: int, message: str) -> None:
+        super().__init__(message)
+        self.number = number
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,53 +56,80 @@ def parse_unipen(text: str) -> list[PenDigit]:
         if not line:
             continue
         try:
-            current = _read_line(line, current, digits)
+            if line[0] != ".":
+                if current is None or not current.pen_down:
+                    raise UnipenError("coordinates outside a .PEN_DOWN ... .PEN_UP stroke")
+                current.add_point(line, number)
+            elif line.startswith(".SEGMENT"):
+                if current is not None:
+                    digits.append(current.finish())
+                current = _Digit(_segment_label(line))
+            elif current is not None:
+                _read_keyword(line, current)
         except UnipenError as exc:
-            raise UnipenError(f"line {number}: {exc}") from None
+            at = exc.number if isinstance(exc, _BadLine) else number
+            raise UnipenError(f"line {at}: {exc}") from None
     if current is not None:
-        digits.append(current.finish())
+        try:
+            digits.append(current.finish())
+        except _BadLine as exc:
+            raise UnipenError(f"line {exc.number}: {exc}") from None
     return digits
 
 
 class _Digit:
-    """A digit being read: its label, writer and strokes so far."""
+    """A digit being read: its label, writer and strokes so far. A stroke's
+    lines are kept as text and converted in one go when it ends (a digit has
+    dozens of points, the file hundreds of thousands)."""
 
     def __init__(self, label: int) -> None:
         self.label = label
         self.writer: int | None = None
-        self.strokes: list[list[tuple[int, int]]] = []
+        self.strokes: list[np.ndarray] = []
+        self.lines: list[str] = []  # of the stroke being drawn
+        self.first_line = 0  # its first line's number
         self.pen_down = False
         self.points = 0
 
+    def add_point(self, line: str, number: int) -> None:
+        if not self.lines:
+            self.first_line = number
+        self.lines.append(line)
+        self.points += 1
+        if self.points > MAX_POINTS_PER_DIGIT:
+            raise UnipenError(f"a digit with more than {MAX_POINTS_PER_DIGIT} points")
+
+    def end_stroke(self) -> None:
+        if self.lines:
+            self.strokes.append(_points(self.lines, self.first_line))
+        self.lines = []
+
     def finish(self) -> PenDigit:
+        self.end_stroke()
         if self.writer is None:
             raise UnipenError(f"the digit labelled {self.label} has no .COMMENT with its writer")
-        strokes = tuple(np.array(s, dtype=np.float32) for s in self.strokes if s)
-        if not strokes:
+        if not self.strokes:
             raise UnipenError(f"the digit labelled {self.label} has no points")
-        return PenDigit(label=self.label, writer=self.writer, strokes=strokes)
+        return PenDigit(label=self.label, writer=self.writer, strokes=tuple(self.strokes))
 
 
-def _read_line(line: str, current: "_Digit | None", digits: list[PenDigit]) -> "_Digit | None":
-    """Apply one non-empty line; returns the digit being read afterwards."""
-    if line.startswith(".SEGMENT"):
-        match = _SEGMENT.match(line)
-        if match is None:
-            raise UnipenError('a .SEGMENT that is not `.SEGMENT DIGIT ... "<label>"`')
-        if current is not None:
-            digits.append(current.finish())
-        return _Digit(_label(match["label"]))
-    if line.startswith("."):
-        if current is not None:
-            _read_keyword(line, current)
-        return current
-    if current is None or not current.pen_down:
-        raise UnipenError("coordinates outside a .PEN_DOWN ... .PEN_UP stroke")
-    current.strokes[-1].append(_point(line))
-    current.points += 1
-    if current.points > MAX_POINTS_PER_DIGIT:
-        raise UnipenError(f"a digit with more than {MAX_POINTS_PER_DIGIT} points")
-    return current
+def _segment_label(line: str) -> int:
+    match = _SEGMENT.match(line)
+    if match is None:
+        raise UnipenError('a .SEGMENT that is not `.SEGMENT DIGIT ... "<label>"`')
+    return _label(match["label"])
+
+
+def _points(lines: list[str], first_line: int) -> np.ndarray:
+    """A stroke's `x y` lines -> (n, 2) float32; a bad one raises _BadLine."""
+    values = " ".join(lines).split()
+    if len(values) == 2 * len(lines) and _WHOLE_NUMBERS.fullmatch(" ".join(values)):
+        return np.array(values, dtype=np.float32).reshape(-1, 2)
+    for offset, line in enumerate(lines):
+        parts = line.split()
+        if len(parts) != 2 or not all(_WHOLE.fullmatch(v) for v in parts):
+            raise _BadLine(first_line + offset, f"{line!r} is not two whole numbers `x y`")
+    raise AssertionError("unreachable: some line must be malformed")
 
 
 def _read_keyword(line: str, digit: _Digit) -> None:
@@ -108,21 +144,14 @@ def _read_keyword(line: str, digit: _Digit) -> None:
         if digit.pen_down:
             raise UnipenError(".PEN_DOWN while the pen is already down")
         digit.pen_down = True
-        digit.strokes.append([])
     elif keyword == ".PEN_UP":
         if not digit.pen_down:
             raise UnipenError(".PEN_UP without a .PEN_DOWN")
         digit.pen_down = False
+        digit.end_stroke()
 
 
 def _label(text: str) -> int:
     if len(text) != 1 or text not in "0123456789":
         raise UnipenError(f"the label {text!r} is not a digit 0-9")
     return int(text)
-
-
-def _point(line: str) -> tuple[int, int]:
-    values = line.split()
-    if len(values) != 2 or not all(_WHOLE.fullmatch(v) for v in values):
-        raise UnipenError(f"{line!r} is not two whole numbers `x y`")
-    return int(values[0]), int(values[1])

@@ -61,12 +61,7 @@ def version_register(
                     test_loss=evaluation.loss,
                     per_class_accuracy=evaluation.per_class_accuracy,
                     confusion_matrix=evaluation.confusion_matrix,
-                    canvas_accuracy=canvas.evaluation.accuracy if canvas else None,
-                    canvas_per_class_accuracy=canvas.evaluation.per_class_accuracy
-                    if canvas
-                    else [],
-                    canvas_confusion_matrix=canvas.evaluation.confusion_matrix if canvas else [],
-                    canvas_set_sha256=canvas.set_sha256 if canvas else "",
+                    **_canvas_fields(canvas),
                     notes=notes,
                 )
             break

@@ -32,6 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-feedback", dest="include_feedback", action="store_false")
         parser.add_argument("--seed", type=int)
         parser.add_argument("--members", type=int, help="train N models and average them")
+        parser.add_argument(
+            "--pen-copies",
+            type=int,
+            metavar="N",
+            help="mix N drawings of each training writer's pen-drawn digit into MNIST "
+            "(0: MNIST alone)",
+        )
         parser.add_argument("--max-train-samples", type=int)
         parser.add_argument("--wait", action="store_true", help="run in the foreground")
 
@@ -39,7 +46,7 @@ class Command(BaseCommand):
         overrides = {
             name: options[name]
             for name in ("architecture", "epochs", "batch_size", "learning_rate", "schedule",
-                         "augment", "seed", "max_train_samples", "members")
+                         "augment", "seed", "max_train_samples", "members", "pen_copies")
             if options[name] is not None
         }  # fmt: skip
         if options["include_feedback"] is False:
@@ -66,6 +73,15 @@ class Command(BaseCommand):
         )
         self.stdout.write(per_class_table(version.per_class_accuracy))
         self.stdout.write(confusion_table(version.confusion_matrix))
+        if version.canvas_accuracy is None:
+            self.stdout.write("\nNo canvas score: the job had no pen-drawn digits.")
+            return
+        self.stdout.write(
+            f"\nCanvas accuracy {version.canvas_accuracy:.4%} "
+            f"(held-out writers' pen-drawn digits, drawn as the drawing page draws them)\n"
+        )
+        self.stdout.write(per_class_table(version.canvas_per_class_accuracy))
+        self.stdout.write(confusion_table(version.canvas_confusion_matrix))
 
     def _run_when_free(self, job):
         """Run the job here, after the one that is training now, if any."""
