@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 # Rebuilt only when the dependencies change, so a second `make run` is quick.
 STAMP := $(VENV)/.installed-stamp
 
+# The pen-drawn digits beside a development checkout (../shared, as in CI); on
+# other machines training fetches them from UCI, or trains on MNIST alone.
+PENDIGITS_DIR ?= $(wildcard $(abspath $(CURDIR)/../shared/datasets/pendigits))
+export PENDIGITS_DIR
+
 # A key for the test settings only: tests run with DJANGO_DEBUG off, like production.
 TEST_ENV := DJANGO_DEBUG=0 DJANGO_SECRET_KEY=test-only-key-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz
 

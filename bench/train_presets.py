@@ -1,13 +1,21 @@
 """Benchmark: train each preset as a real job and report wall time and accuracy.
 
     .venv/bin/python bench/train_presets.py quick standard best \
-        [--usps ../shared/datasets/usps/zip.test.gz]
+        [--pen-copies 0,preset] [--fresh] [--usps ../shared/datasets/usps/zip.test.gz]
 
 Each job runs in this process through the same code the training worker runs
 (`training.runner.run_job`), on a throwaway SQLite database and model store,
 so nothing of a developer's `var/` is touched. Wall time is the whole job:
-loading MNIST, training, the test-set evaluation and saving the model.
-Results go in docs/benchmarks.md.
+fetching (where the cache is empty), loading MNIST and the pen-drawn digits,
+drawing them, training, the test-set and canvas evaluations and saving the
+model. Results go in docs/benchmarks.md.
+
+--pen-copies runs each preset once per value, side by side, and gives each
+run's time as a ratio to the preset's first run: `0,preset` compares training
+on MNIST alone (the pipeline before the pen-drawn digits) with the preset's
+own mix. --fresh runs each job first on empty caches (so it fetches MNIST
+through its sources and the pen-drawn digits from PENDIGITS_DIR or UCI), then
+again on the caches it filled, and gives the ratio of the two (fresh / warm).
 """
 
 import argparse
@@ -28,6 +36,12 @@ def main() -> None:
     parser.add_argument(
         "--usps", type=Path, default=ROOT.parent / "shared/datasets/usps/zip.test.gz"
     )
+    parser.add_argument(
+        "--pen-copies",
+        default="preset",
+        help="comma-separated pen_copies values to run each preset with ('preset': its own)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="first run each job on empty caches")
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="bench-train-"))
@@ -50,7 +64,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     settings.TRAINING_ACTIVATION_POLICY = "manual"
-    fetch_mnist(settings.MNIST_CACHE_DIR, log=lambda message: None)
+    if not args.fresh:
+        fetch_mnist(settings.MNIST_CACHE_DIR, log=lambda message: None)
     usps = None
     if args.usps.is_file():
         from recognizer.usps import usps_as_mnist
@@ -59,32 +74,49 @@ def main() -> None:
     else:
         print(f"USPS skipped: no file at {args.usps}")
 
+    def run(preset: str, copies: str) -> tuple[float, object]:
+        overrides = {} if copies == "preset" else {"pen_copies": int(copies)}
+        job = job_create(preset=preset, enqueue=False, **overrides)
+        started = time.perf_counter()
+        outcome = run_job(job.pk)
+        return time.perf_counter() - started, outcome
+
     machine = platform.processor() or platform.machine()
     print(f"# {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    columns = ["preset", "architecture", "parameters", "epochs", "wall time (s)",
-               "MNIST test accuracy", "USPS accuracy"]  # fmt: skip
+    columns = ["preset", "pen copies", "architecture", "epochs", "wall time (s)", "time ratio",
+               "MNIST test", "canvas (held-out writers)", "USPS"]  # fmt: skip
     print("| " + " | ".join(columns) + " |")
     print("|" + " --- |" * len(columns))
     for preset in args.presets:
-        job = job_create(preset=preset, enqueue=False)
-        started = time.perf_counter()
-        outcome = run_job(job.pk)
-        wall = time.perf_counter() - started
-        if outcome is None or outcome.version is None:
-            print(f"| {preset} | failed: {getattr(outcome, 'error', '?')} |")
-            continue
-        version = outcome.version
-        usps_accuracy = "-"
-        if usps is not None:
-            model = artifact_load(
-                settings.MODEL_STORE_DIR / version.artifact_path, version.artifact_sha256
-            )
-            usps_accuracy = f"{evaluate_model(model, *usps).accuracy:.2%}"
-        print(
-            f"| {preset} | {version.architecture} | {version.parameter_count:,} | {job.epochs} "
-            f"| {wall:.0f} | {version.test_accuracy:.2%} | {usps_accuracy} |",
-            flush=True,
-        )
+        first = None
+        for copies in args.pen_copies.split(","):
+            fresh = None
+            if args.fresh:
+                empty = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+                settings.MNIST_CACHE_DIR = settings.PENDIGITS_CACHE_DIR = empty
+                settings.MNIST_DIR = ""
+                fresh = run(preset, copies)[0]
+            wall, outcome = run(preset, copies)
+            if outcome is None or outcome.version is None:
+                print(f"| {preset} | {copies} | failed: {getattr(outcome, 'error', '?')} |")
+                continue
+            first = first or wall
+            version = outcome.version
+            usps_accuracy = "-"
+            if usps is not None:
+                model = artifact_load(
+                    settings.MODEL_STORE_DIR / version.artifact_path, version.artifact_sha256
+                )
+                usps_accuracy = f"{evaluate_model(model, *usps).accuracy:.2%}"
+            pen = version.dataset_fingerprint.get("pendigits", {}).get("copies", 0)
+            canvas = "-" if version.canvas_accuracy is None else f"{version.canvas_accuracy:.2%}"
+            if fresh is None:
+                timing, ratio = f"{wall:.0f}", f"{wall / first:.2f}"
+            else:
+                timing, ratio = f"{fresh:.0f} fresh / {wall:.0f} warm", f"{fresh / wall:.2f}"
+            cells = [preset, pen, version.architecture, version.training_job.epochs, timing,
+                     ratio, f"{version.test_accuracy:.2%}", canvas, usps_accuracy]  # fmt: skip
+            print("| " + " | ".join(map(str, cells)) + " |", flush=True)
 
 
 if __name__ == "__main__":
