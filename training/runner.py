@@ -165,7 +165,7 @@ def _train_and_register(
     if version is None:
         _remove(artifacts)
         raise TrainingCancelled()
-    verdict = version_auto_activate(version)
+    verdict = version_auto_activate(version, canvas=data.canvas)
     if verdict:
         job_services.job_log(job_id=job.pk, message=f"v{version.version}: {verdict}")
     return Outcome(status=JobStatus.SUCCEEDED, version=version)

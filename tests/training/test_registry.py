@@ -140,3 +140,36 @@ def test_activating_the_active_version_records_nothing_new(model_store, settings
     version_activate(version=1)
 
     assert ModelActivation.objects.count() == 1
+
+
+def test_an_active_version_scored_on_another_canvas_set_is_scored_on_this_one_first(
+    settings, tmp_path, mnist_cache
+):
+    """The canvas set as this machine draws it may differ from the one a
+    version was scored on; auto activation compares the two on one set."""
+    import numpy as np
+
+    from training.bundle import bundled_model_install
+    from training.ml.datasets import load_mnist
+    from training.ml.pendigits import CanvasSet
+    from training.services.registry import version_auto_activate
+
+    settings.MODEL_STORE_DIR = tmp_path
+    settings.TRAINING_ACTIVATION_POLICY = "auto"
+    bundled = bundled_model_install()
+    ModelVersion.objects.filter(pk=bundled.pk).update(
+        canvas_accuracy=0.5, canvas_set_sha256="a" * 64, test_accuracy=0.9
+    )
+    mnist = load_mnist(mnist_cache)
+    here = CanvasSet(images=mnist.x_test[:300], labels=mnist.y_test[:300], sha256="c" * 64)
+    new = _register(tmp_path, 0.95, canvas=0.2, canvas_set="c" * 64)
+
+    verdict = version_auto_activate(new, canvas=here)
+
+    bundled.refresh_from_db()
+    assert bundled.canvas_set_sha256 == "c" * 64
+    assert bundled.canvas_accuracy > 0.95  # the bundled model reads these MNIST digits
+    assert sum(map(sum, bundled.canvas_confusion_matrix)) == 300
+    assert "more than 0.30% worse" in verdict
+    assert active_version().pk == bundled.pk
+    assert np.isclose(new.canvas_accuracy, 0.2)

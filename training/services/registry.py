@@ -8,9 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from training.ml.artifacts import Artifact
+from training.ml.artifacts import Artifact, ArtifactError, artifact_load
 from training.ml.evaluation import Evaluation
-from training.ml.pendigits import CanvasScore
+from training.ml.pendigits import CanvasScore, CanvasSet, canvas_score
 from training.models import ModelActivation, ModelVersion, TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -75,19 +75,47 @@ def version_register(
     return version
 
 
-def version_auto_activate(version: ModelVersion) -> str:
+def version_auto_activate(version: ModelVersion, *, canvas: CanvasSet | None = None) -> str:
     """Under the `auto` policy, activate `version` if auto_activation_verdict
-    says so. Returns the verdict ("" under the `manual` policy)."""
+    says so. Returns the verdict ("" under the `manual` policy).
+
+    `canvas`: the set `version` was just scored on. An active version scored
+    on another set, or on none (made before there were canvas scores, or on
+    a machine that draws a pixel differently), is scored on this one first,
+    so that the two compare."""
     if settings.TRAINING_ACTIVATION_POLICY != "auto":
         return ""
-    activate, verdict = auto_activation_verdict(
-        version, ModelVersion.objects.filter(is_active=True).first()
-    )
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is not None and canvas is not None and active.canvas_set_sha256 != canvas.sha256:
+        active = _rescored(active, canvas)
+    activate, verdict = auto_activation_verdict(version, active)
     logger.info("v%s: %s", version.version, verdict)
     if activate:
         version_activate(version=version.version, reason=verdict)
         version.refresh_from_db()
     return verdict
+
+
+def version_score_canvas(*, version: ModelVersion, canvas: CanvasSet) -> ModelVersion:
+    """Score `version` on `canvas` and store the score in place of any other."""
+    model = artifact_load(settings.MODEL_STORE_DIR / version.artifact_path, version.artifact_sha256)
+    ModelVersion.objects.filter(pk=version.pk).update(**_canvas_fields(canvas_score(model, canvas)))
+    version.refresh_from_db()
+    return version
+
+
+def _rescored(version: ModelVersion, canvas: CanvasSet) -> ModelVersion:
+    before = version.canvas_accuracy
+    try:
+        version_score_canvas(version=version, canvas=canvas)
+    except ArtifactError:
+        logger.exception("v%s could not be scored on the canvas set", version.version)
+        return version
+    logger.info(
+        "v%s scored on this canvas set: %.4f (before: %s)",
+        version.version, version.canvas_accuracy, before,
+    )  # fmt: skip
+    return version
 
 
 def _canvas_fields(canvas: CanvasScore | None) -> dict[str, Any]:
@@ -185,7 +213,7 @@ def versions_compile() -> list[ModelVersion]:
     Web processes pick the new file up at their next look-up. Returns the
     versions that got one; a version another process compiled meanwhile is
     left as that process made it."""
-    from training.ml.artifacts import artifact_load, compiled_save
+    from training.ml.artifacts import compiled_save
 
     store = settings.MODEL_STORE_DIR
     compiled_now = []
