@@ -3,7 +3,8 @@ canvas score (the held-out writers' digits drawn as the page draws them).
 
     .venv/bin/python bench/pen_mix.py --copies 2                  # the standard preset's mix
     .venv/bin/python bench/pen_mix.py --copies 0                  # MNIST alone
-    .venv/bin/python bench/pen_mix.py --copies 2 --slant 0,0 --rotation 0,0 --height 0.4,0.85
+    .venv/bin/python bench/pen_mix.py --copies 2 --slant -0.3,0.3 --rotation -10,10 \
+        --height 0.3,0.9 --pen 16,32                              # drawn more variously
 
 Trains one model on MNIST's training part (minus the fixed validation part)
 plus `copies` drawings of each training writer's digit, placed with the given
@@ -69,7 +70,10 @@ def main() -> None:
     started = time.perf_counter()
     if args.copies:
         images, labels = render_digits(
-            pendigits.training_digits(), variation=variation, seed=args.seed, copies=args.copies
+            pendigits.training_digits(),
+            variation=variation,
+            seed=1000 + args.seed,  # the drawings apart from the model's seed
+            copies=args.copies,
         )
         x_train, y_train = np.concatenate([x_train, images]), np.concatenate([y_train, labels])
     drawn = time.perf_counter() - started

@@ -83,6 +83,8 @@ def main() -> None:
 
     machine = platform.processor() or platform.machine()
     print(f"# {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    # Kept: `DJANGO_VAR_DIR=<it> manage.py export_bundled_model` can ship a version from it.
+    print(f"# database and model store: {var}")
     columns = ["preset", "pen copies", "architecture", "epochs", "wall time (s)", "time ratio",
                "MNIST test", "canvas (held-out writers)", "USPS"]  # fmt: skip
     print("| " + " | ".join(columns) + " |")

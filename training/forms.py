@@ -64,7 +64,7 @@ class RetrainForm(forms.Form):
         required=False,
         min_value=100,
         max_value=55_000,
-        help_text="Train on the first N MNIST images only (quick trials).",
+        help_text="At most N MNIST images and N pen-drawn digits (quick trials).",
     )
 
     def clean(self) -> dict[str, Any]:
