@@ -8,7 +8,8 @@ feedback) alone, gets no canvas score, and its log says so.
 """
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from training.ml.pendigits import (
     fetch_pendigits,
     load_pendigits,
 )
+from training.ml.sources import Progress
 from training.params import TrainingParams
 from training.selectors import labelled_samples_for_training
 from training.services import jobs as job_services
@@ -42,7 +44,7 @@ class JobData:
     mnist: MnistData  # its test set gives the reported numbers
     canvas: CanvasSet | None  # the held-out writers' drawings: the canvas score
     feedback: int
-    fingerprint: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any]  # recorded on the version: what it was trained on
 
 
 def job_data_gather(*, job_id: int, params: TrainingParams) -> JobData:
@@ -78,17 +80,23 @@ def job_data_gather(*, job_id: int, params: TrainingParams) -> JobData:
     return JobData(x_train, y_train, x_val, y_val, mnist, canvas, feedback, fingerprint)
 
 
+def pendigits_from_sources(
+    *, log: Callable[[str], None], progress: Progress | None = None
+) -> PendigitsData:
+    """The pen-drawn digits from the configured sources, through the cache.
+    Raises PendigitsUnavailable saying what was tried."""
+    local = settings.PENDIGITS_DIR or None
+    fetch_pendigits(settings.PENDIGITS_CACHE_DIR, local_dir=local, log=log, progress=progress)
+    return load_pendigits(settings.PENDIGITS_CACHE_DIR)
+
+
 def _pendigits(stage: "_StageReporter") -> PendigitsData | None:
     stage("fetching pen-drawn digits")
-    local = settings.PENDIGITS_DIR or None
     try:
-        fetch_pendigits(
-            settings.PENDIGITS_CACHE_DIR, local_dir=local, log=stage.log, progress=stage.bytes
-        )
+        return pendigits_from_sources(log=stage.log, progress=stage.bytes)
     except PendigitsUnavailable as exc:
         stage.log(f"{exc}\nTraining on MNIST (and feedback) alone; no canvas score.")
         return None
-    return load_pendigits(settings.PENDIGITS_CACHE_DIR)
 
 
 def _pen_drawn(
@@ -99,7 +107,7 @@ def _pen_drawn(
         digits = digits[: params.max_train_samples]
     stage(f"drawing {len(digits) * params.pen_copies:,} pen-drawn digits")
     started = time.monotonic()
-    # A new seed per job seed: another job draws other variations.
+    # Drawn with the job's seed: jobs with other seeds draw other variations.
     images, labels = render_digits(
         digits, variation=TRAINING_VARIATION, seed=params.seed, copies=params.pen_copies
     )

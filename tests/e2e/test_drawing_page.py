@@ -41,6 +41,9 @@ def test_drawn_digits_are_recognised_stored_and_take_feedback(
     expect(page.locator("#model-line")).to_contain_text(
         f"test accuracy {percent(active_model.test_accuracy)}"
     )
+    expect(page.locator("#model-line")).to_contain_text(
+        f"and {percent(active_model.canvas_accuracy)} on digits drawn by people it never trained on"
+    )
 
     draw(page, ONE)
     assert stored_digit(page) == 1

@@ -10,6 +10,7 @@ from training.bundle import BUNDLE_DIR, bundled_metadata, bundled_model_install
 from training.ml.artifacts import ArtifactError, artifact_load, compiled_read
 from training.ml.datasets import load_mnist
 from training.ml.evaluation import evaluate_model
+from training.ml.pendigits import canvas_score, read_pendigits
 from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +90,21 @@ def test_compile_models_gives_an_older_version_its_compiled_file(model_store):
     again = StringIO()
     call_command("compile_models", stdout=again)
     assert again.getvalue().strip() == "Every model version has its compiled file."
+
+
+def test_the_bundled_model_reads_the_held_out_writers_as_its_metadata_says(
+    model_store, pendigits_dir
+):
+    version = bundled_model_install()
+    model = artifact_load(model_store / version.artifact_path, version.artifact_sha256)
+    canvas = read_pendigits(pendigits_dir).canvas_set
+
+    score = canvas_score(model, canvas)
+
+    assert version.canvas_accuracy == bundled_metadata()["canvas"]["accuracy"]
+    assert version.canvas_set_sha256 == bundled_metadata()["canvas"]["set_sha256"]
+    # Another machine may draw a pixel differently (the set's sha256 then
+    # differs); the score may not move by more than a few drawings.
+    assert score.accuracy == pytest.approx(version.canvas_accuracy, abs=0.002)
+    assert score.accuracy >= 0.99
+    assert version.dataset_fingerprint["pendigits"]["copies"] == 2

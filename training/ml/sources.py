@@ -4,8 +4,8 @@ Django.
 
 A source is a label and a function returning the data set's bytes, or raising
 SourceFailed (Skipped when it was not configured). `first_verified` tries them
-in order and reports each outcome, so that the error, when all fail, says what
-was tried and why each failed.
+in order and reports each outcome, so that the error when all fail
+(NoSourceWorked) says what was tried and why each failed.
 """
 
 import gzip
@@ -32,22 +32,28 @@ class Skipped(SourceFailed):
     """This source is not configured."""
 
 
+class NoSourceWorked(Exception):
+    """Every source failed; `failures` has a line for each, saying why."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__("; ".join(failures))
+        self.failures = failures
+
+
 def first_verified(
     sources: dict[str, Callable[[], T]], *, log: Callable[[str], None]
-) -> tuple[str, T] | list[str]:
-    """(label, data) of the first source whose function returns, or the list
-    of failure lines when every one raised SourceFailed."""
+) -> tuple[str, T]:
+    """(label, data) of the first source whose function returns. Raises
+    NoSourceWorked when every one raised SourceFailed."""
     failures = []
     for label, read in sources.items():
         try:
-            data = read()
+            return label, read()
         except SourceFailed as exc:
             outcome = "skipped" if isinstance(exc, Skipped) else "failed"
             failures.append(f"{label}: {outcome}: {exc}")
             log(failures[-1])
-            continue
-        return label, data
-    return failures
+    raise NoSourceWorked(failures)
 
 
 def read_file(path: Path, *, max_bytes: int) -> bytes:
@@ -106,17 +112,17 @@ def download(
     return bytes(received)
 
 
-def reachable(url: str, *, timeout: float) -> None:
-    """Raise SourceFailed unless a HEAD request for `url` succeeds."""
+def unreachable(url: str, *, timeout: float) -> str | None:
+    """None when a HEAD request for `url` succeeds; otherwise why not."""
     if not url.startswith(("https://", "http://")):
-        raise SourceFailed("only http(s) URLs are tried")
+        return "only http(s) URLs are tried"
     request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (scheme checked)
     try:
         with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310
-            return
+            return None
     except (OSError, http.client.HTTPException, ValueError) as exc:
         reason = exc.reason if type(exc) is urllib.error.URLError else exc
-        raise SourceFailed(f"not reachable: {reason}") from exc
+        return f"not reachable: {reason}"
 
 
 def unlzw(data: bytes, *, max_bytes: int) -> bytes:

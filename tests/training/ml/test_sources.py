@@ -8,7 +8,14 @@ import subprocess
 
 import pytest
 
-from training.ml.sources import Skipped, SourceFailed, first_verified, gunzip, unlzw
+from training.ml.sources import (
+    NoSourceWorked,
+    Skipped,
+    SourceFailed,
+    first_verified,
+    gunzip,
+    unlzw,
+)
 
 
 def lzw_compress(data: bytes, *, max_width: int = 16, clear_after: int | None = None) -> bytes:
@@ -110,4 +117,6 @@ def test_the_first_source_that_works_wins_and_every_failure_is_reported():
 
     assert found == ("c", b"ok")
     assert lines == ["a: skipped: none given", "b: failed: sha256 mismatch"]
-    assert first_verified({"a": skipped}, log=lines.append) == ["a: skipped: none given"]
+    with pytest.raises(NoSourceWorked) as failure:
+        first_verified({"a": skipped, "b": broken}, log=lines.append)
+    assert failure.value.failures == ["a: skipped: none given", "b: failed: sha256 mismatch"]
