@@ -170,6 +170,8 @@ def test_an_active_version_scored_on_another_canvas_set_is_scored_on_this_one_fi
     assert bundled.canvas_set_sha256 == "c" * 64
     assert bundled.canvas_accuracy > 0.95  # the bundled model reads these MNIST digits
     assert sum(map(sum, bundled.canvas_confusion_matrix)) == 300
+    assert verdict.startswith("v1 scored on this canvas set first: ")
+    assert "(on its own: 50.00%); auto: not activated" in verdict
     assert "more than 0.30% worse" in verdict
     assert active_version().pk == bundled.pk
     assert np.isclose(new.canvas_accuracy, 0.2)

@@ -86,9 +86,11 @@ def version_auto_activate(version: ModelVersion, *, canvas: CanvasSet | None = N
     if settings.TRAINING_ACTIVATION_POLICY != "auto":
         return ""
     active = ModelVersion.objects.filter(is_active=True).first()
+    rescored = ""
     if active is not None and canvas is not None and active.canvas_set_sha256 != canvas.sha256:
-        active = _rescored(active, canvas)
+        rescored = _rescored(active, canvas)
     activate, verdict = auto_activation_verdict(version, active)
+    verdict = rescored + verdict
     logger.info("v%s: %s", version.version, verdict)
     if activate:
         version_activate(version=version.version, reason=verdict)
@@ -104,18 +106,18 @@ def version_score_canvas(*, version: ModelVersion, canvas: CanvasSet) -> ModelVe
     return version
 
 
-def _rescored(version: ModelVersion, canvas: CanvasSet) -> ModelVersion:
-    before = version.canvas_accuracy
+def _rescored(version: ModelVersion, canvas: CanvasSet) -> str:
+    """Score `version` (in place) on `canvas`; what happened, for the verdict."""
+    before = "none" if version.canvas_accuracy is None else f"{version.canvas_accuracy:.2%}"
     try:
         version_score_canvas(version=version, canvas=canvas)
     except ArtifactError:
         logger.exception("v%s could not be scored on the canvas set", version.version)
-        return version
-    logger.info(
-        "v%s scored on this canvas set: %.4f (before: %s)",
-        version.version, version.canvas_accuracy, before,
-    )  # fmt: skip
-    return version
+        return f"v{version.version} could not be scored on this canvas set (see the log); "
+    return (
+        f"v{version.version} scored on this canvas set first: {version.canvas_accuracy:.2%} "
+        f"(on its own: {before}); "
+    )
 
 
 def _canvas_fields(canvas: CanvasScore | None) -> dict[str, Any]:
