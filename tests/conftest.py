@@ -15,7 +15,8 @@ from django.test import Client
 from recognizer import predictor as predictor_module
 from recognizer.predictor import LoadedModel, ModelRef, load_model, reset_predictor
 from training.bundle import bundled_model_install
-from training.models import ModelVersion
+from training.models import ModelVersion, TrainingJob
+from training.tasks import train_job_task
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,6 +104,19 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
             return True
         time.sleep(interval)
     return condition()
+
+
+def train_on_worker(job: TrainingJob, queue: str, *, timeout: float = 240) -> TrainingJob:
+    """Sends `job` to the real worker consuming `queue` (see
+    `start_celery_worker`) and waits until it finishes; returns it refreshed."""
+    train_job_task.apply_async(args=[job.pk], queue=queue, task_id=job.celery_task_id)
+
+    def finished() -> bool:
+        job.refresh_from_db()
+        return job.status in TrainingJob.FINISHED
+
+    assert wait_until(finished, timeout=timeout, interval=1), f"job {job.pk} is still {job.status}"
+    return job
 
 
 @pytest.fixture

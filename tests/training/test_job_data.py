@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import train_on_worker
 from tests.training.test_datasets import serving, unreachable_url, write_fake_npm, write_real_npz
 from training.job_data import _StageReporter
 from training.ml import datasets, pendigits
@@ -17,7 +17,6 @@ from training.ml.pendigits import HELD_OUT_WRITERS, read_pendigits
 from training.models import ModelVersion, TrainingJob
 from training.runner import run_job
 from training.services import job_cancel, job_create
-from training.tasks import train_job_task
 
 TINY = {"preset": "quick", "epochs": 1, "max_train_samples": 1000, "augment": False}
 Status = TrainingJob.Status
@@ -62,13 +61,7 @@ def test_a_real_worker_job_on_an_empty_cache_fetches_its_data_and_records_a_canv
     )
     job = job_create(enqueue=False, **TINY, pen_copies=1)
 
-    train_job_task.apply_async(args=[job.pk], queue=queue, task_id=job.celery_task_id)
-
-    def finished() -> bool:
-        job.refresh_from_db()
-        return job.status in TrainingJob.FINISHED
-
-    assert wait_until(finished, timeout=240, interval=1)
+    train_on_worker(job, queue)
     assert job.status == Status.SUCCEEDED, job.error
     log = job.log
     assert "fetching MNIST" in log and f"local folder {mnist_cache}: ok" in log

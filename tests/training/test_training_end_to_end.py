@@ -3,12 +3,11 @@ training code (and once by a real Celery worker), producing a real model."""
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import train_on_worker
 from training.ml.artifacts import artifact_load, compiled_read
 from training.models import ModelVersion, TrainingJob
 from training.runner import run_job
 from training.services import job_cancel, job_create
-from training.tasks import train_job_task
 
 # MNIST only: these tests are about the job's life; test_job_data.py trains
 # with the pen-drawn digits.
@@ -140,13 +139,7 @@ def test_a_real_worker_trains_a_job_and_a_version_appears(
     queue = start_celery_worker(MODEL_STORE_DIR=str(model_store), MNIST_CACHE_DIR=str(mnist_cache))
     job = job_create(enqueue=False, **TINY)
 
-    train_job_task.apply_async(args=[job.pk], queue=queue, task_id=job.celery_task_id)
-
-    def finished() -> bool:
-        job.refresh_from_db()
-        return job.status in TrainingJob.FINISHED
-
-    assert wait_until(finished, timeout=240, interval=1)
+    train_on_worker(job, queue)
     assert job.status == Status.SUCCEEDED, job.error
     version = ModelVersion.objects.get(training_job=job)
     assert version.test_accuracy > 0.8
