@@ -78,7 +78,8 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "stage": {
                 "help_text": 'What a running job is doing now, e.g. "fetching MNIST: 3.1 of '
-                '11.6 MB", "drawing 11,990 pen-drawn digits", "training", "evaluating".'
+                '11.6 MB", "drawing 11,990 pen-drawn digits", "training", "evaluating"; '
+                "for a finished job, the last thing it did (where a failed job stopped)."
             }
         }
 
