@@ -14,7 +14,8 @@ from django.utils.html import format_html
 
 from mnistsite.queueing import BrokerUnavailable
 from training import selectors
-from training.admin.versions import percent, training_curves
+from training.admin.canvas import percent
+from training.admin.pictures import training_curves
 from training.forms import RetrainForm
 from training.models import TrainingJob
 from training.services import job_cancel, job_create

@@ -1,9 +1,7 @@
 """Model versions in the admin: the changelist with test, canvas and live
 accuracy, a detail page with pictures, activation and rollback (confirmed,
 recorded), the comparison with the active version, and the accuracy history
-page. The canvas score's helpers are in canvas.py."""
-
-from datetime import UTC, datetime
+page. The canvas score's helpers are in canvas.py, the charts in pictures.py."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -16,31 +14,29 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from training import charts
 from training.admin.canvas import (
     CANVAS_SET,
-    DIGITS,
     HELD_OUT,
     canvas_delta,
     canvas_mismatch,
     canvas_shown,
-    pen_drawn_summary,
     per_digit_comparison,
     percent,
 )
+from training.admin.pictures import (
+    accuracy_history_svg,
+    live_of,
+    newest_canvas_set,
+    version_pictures,
+)
 from training.models import ModelActivation, ModelVersion
 from training.selectors import (
-    LiveAccuracy,
     accuracy_history,
     active_version,
     model_versions_with_live_accuracy,
 )
 from training.services import version_activate, version_rollback
 from training.services.registry import RegistryError
-
-
-def live_of(version: ModelVersion) -> LiveAccuracy:
-    return LiveAccuracy(getattr(version, "live_right", 0), getattr(version, "live_labelled", 0))
 
 
 class ActivationInline(admin.TabularInline):
@@ -208,56 +204,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
     ) -> HttpResponse:
         version = self.get_queryset(request).filter(pk=object_id).first()
-        extra = {**(extra_context or {}), **(self._pictures(version) if version else {})}
+        extra = {**(extra_context or {}), **(version_pictures(version) if version else {})}
         return super().change_view(request, object_id, form_url, extra_context=extra)
-
-    def _pictures(self, version: ModelVersion) -> dict:
-        live = live_of(version)
-        metrics = version.training_job.metrics if version.training_job else []
-        pictures = {
-            "live": live,
-            "live_shown": percent(live.accuracy),
-            "test_shown": percent(version.test_accuracy),
-            "canvas_shown": percent(version.canvas_accuracy),
-            "canvas_count": f"{sum(map(sum, version.canvas_confusion_matrix)):,}",
-            "held_out_writers": HELD_OUT,
-            "pen_drawn": pen_drawn_summary(version.dataset_fingerprint or {}),
-            "active": active_version(),
-            "per_class_rows": [
-                (digit, percent(value)) for digit, value in enumerate(version.per_class_accuracy)
-            ],
-            "canvas_per_class_rows": [
-                (digit, percent(value))
-                for digit, value in enumerate(version.canvas_per_class_accuracy)
-            ],
-        }
-        name = f"v{version.version}"
-        pictures.update(
-            accuracy_charts(
-                version.per_class_accuracy,
-                version.confusion_matrix,
-                on="MNIST test",
-                name=name,
-                prefix="",
-                floor=0.95,
-                highlight_below=0.99,
-            )
-        )
-        # Drawings read worse than MNIST's test digits: a lower floor and threshold.
-        pictures.update(
-            accuracy_charts(
-                version.canvas_per_class_accuracy,
-                version.canvas_confusion_matrix,
-                on=CANVAS_SET,
-                name=name,
-                prefix="canvas_",
-                floor=0.8,
-                highlight_below=0.95,
-            )
-        )
-        if metrics:
-            pictures.update(training_curves(metrics, title=f"v{version.version}"))
-        return pictures
 
     def compare_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """This version against the active one, digit by digit."""
@@ -302,63 +250,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def accuracy_view(self, request: HttpRequest) -> HttpResponse:
         """The page staff open first: how every version did, over time."""
         history = accuracy_history()
-        points = history.points
-        # Only scores on one canvas set compare: the chart draws those on the
-        # newest scored version's set.
-        newest_set = next(
-            (p.canvas_set_sha256 for p in reversed(points) if p.canvas_accuracy is not None), ""
-        )
-
-        def series(name: str, values: list[tuple[float, float, str]], style: str = "solid"):
-            return charts.Series(
-                name=name,
-                points=[(x, y) for x, y, _ in values],
-                style=style,
-                labels=[label for _, _, label in values],
-            )
-
-        test = [
-            (p.created_at.timestamp(), p.test_accuracy, f"v{p.version}: {percent(p.test_accuracy)}")
-            for p in points
-            if p.test_accuracy is not None
-        ]
-        live = [
-            (p.created_at.timestamp(), p.live.accuracy,
-             f"v{p.version}: {percent(p.live.accuracy)} of {p.live.labelled}")
-            for p in points
-            if p.live.accuracy is not None
-        ]  # fmt: skip
-        canvas = [
-            (
-                p.created_at.timestamp(),
-                p.canvas_accuracy,
-                f"v{p.version}: {percent(p.canvas_accuracy)}",
-            )
-            for p in points
-            if p.canvas_accuracy is not None and p.canvas_set_sha256 == newest_set
-        ]
-        markers = [
-            charts.Marker(x=a.activated_at.timestamp(), label=f"v{a.version.version}")
-            for a in history.activations
-        ]
-        svg = charts.line_chart_svg(
-            [
-                series("test accuracy (MNIST)", test),
-                series("live accuracy (feedback)", live, "dashed"),
-                series("canvas accuracy (held-out writers)", canvas),
-            ],
-            title="Accuracy of each model version over time",
-            y_label="accuracy",
-            x_label="when the version was made",
-            markers=markers,
-            x_format=_date_label,
-            y_format=percent,
-        )
+        newest_set = newest_canvas_set(history)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Accuracy history",
-            "svg": svg,
+            "svg": accuracy_history_svg(history),
             "rows": [
                 (
                     p.version,
@@ -369,7 +266,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     p.live.labelled,
                     p.is_active,
                 )
-                for p in reversed(points)
+                for p in reversed(history.points)
             ],
             "activations": list(reversed(history.activations)),
             "new_feedback_labels": history.new_feedback_labels,
@@ -377,64 +274,3 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "held_out_writers": HELD_OUT,
         }
         return TemplateResponse(request, "admin/training/modelversion/accuracy.html", context)
-
-
-def accuracy_charts(
-    per_class: list[float],
-    confusion: list[list[int]],
-    *,
-    on: str,
-    name: str,
-    prefix: str,
-    floor: float,
-    highlight_below: float,
-) -> dict[str, str]:
-    """`<prefix>per_class_svg` and `<prefix>confusion_svg`, for what there is."""
-    charts_found = {}
-    if per_class:
-        charts_found[f"{prefix}per_class_svg"] = charts.bar_chart_svg(
-            per_class,
-            labels=DIGITS,
-            title=f"{name}: accuracy per digit ({on})",
-            range=(min(floor, min(per_class)), 1.0),
-            highlight_below=highlight_below,
-        )
-    if confusion:
-        charts_found[f"{prefix}confusion_svg"] = charts.confusion_heatmap_svg(
-            confusion, title=f"{name}: confusion matrix ({on})"
-        )
-    return charts_found
-
-
-def _date_label(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%d %b %H:%M")
-
-
-def training_curves(metrics: list[dict], *, title: str) -> dict[str, str]:
-    """Loss and accuracy per epoch, training and validation, as two charts."""
-    epochs = [entry["epoch"] for entry in metrics]
-
-    def curve(name: str, key: str, style: str = "solid") -> charts.Series:
-        return charts.Series(
-            name=name, points=[(e, entry[key]) for e, entry in zip(epochs, metrics, strict=True)],
-            style=style,
-        )  # fmt: skip
-
-    return {
-        "loss_svg": charts.line_chart_svg(
-            [curve("training loss", "loss"), curve("validation loss", "val_loss", "dashed")],
-            title=f"{title}: loss per epoch",
-            y_label="loss",
-            x_label="epoch",
-        ),
-        "accuracy_svg": charts.line_chart_svg(
-            [
-                curve("training accuracy", "accuracy"),
-                curve("validation accuracy", "val_accuracy", "dashed"),
-            ],
-            title=f"{title}: accuracy per epoch",
-            y_label="accuracy",
-            x_label="epoch",
-            y_format=percent,
-        ),
-    }
