@@ -209,7 +209,8 @@ class ResultsCsvRenderer(BaseRenderer):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         if isinstance(data, dict) and "code" in data:
-            writer.writerows([["code", "message"], [data["code"], data.get("message", "")]])
+            message = spreadsheet_safe(str(data.get("message", "")))
+            writer.writerows([["code", "message"], [data["code"], message]])
         return buffer.getvalue()
 
 
@@ -250,6 +251,16 @@ class BatchResultsApi(ListAPIView):
         return response
 
 
+# A cell starting with one of these is run as a formula by Excel, LibreOffice
+# and Google Sheets (OWASP's "CSV injection"); a leading ' makes it text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a CSV cell a spreadsheet shows rather than runs."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _csv_rows(results: QuerySet[BatchResult]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -265,9 +276,11 @@ def _csv_rows(results: QuerySet[BatchResult]) -> Iterator[str]:
     for result in results.iterator(chunk_size=2000):
         probabilities = result.probabilities or [""] * 10
         writer.writerow(
-            [result.index, result.ref, "" if result.digit is None else result.digit,
+            [result.index, spreadsheet_safe(result.ref),
+             "" if result.digit is None else result.digit,
              "" if result.confidence is None else result.confidence, *probabilities,
-             result.error_code, result.error_message, result.submission_id or ""]
+             result.error_code, spreadsheet_safe(result.error_message),
+             result.submission_id or ""]
         )  # fmt: skip
         yield flush()
 

@@ -238,6 +238,35 @@ def test_results_download_as_csv(integrator, active_model, mnist_cache):
     assert float(rows[0]["p" + str(labels[0])]) == float(rows[0]["confidence"])
 
 
+FORMULAS = ['=HYPERLINK("http://evil.example/")', "+1+1", "-2+3", "@SUM(A1)", "\tA", "\r=1"]
+
+
+@pytest.mark.django_db
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_escaped(integrator, active_model):
+    pixels = [[0] * 28] * 28  # no ink: the row also carries an error message
+    items = [{"pixels": pixels, "ref": ref} for ref in FORMULAS]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr('=HYPERLINK("http://evil.example/").png', drawing_png(SEVEN))
+    archive.seek(0)
+    archive.name = "drawings.zip"
+    json_batch = create(integrator, {"items": items}).json()["id"]
+    zip_batch = create(integrator, file=archive).json()["id"]
+    batch_run(batch_id=json_batch)
+    batch_run(batch_id=zip_batch)
+
+    def csv_rows(batch_id: int) -> list[dict]:
+        response = integrator.get(f"{URL}{batch_id}/results/?format=csv")
+        return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    rows = csv_rows(json_batch)
+    assert [row["ref"] for row in rows] == ["'" + ref for ref in FORMULAS]
+    assert all(row["error_code"] == "no_ink" for row in rows)
+    assert csv_rows(zip_batch)[0]["ref"] == """'=HYPERLINK("http://evil.example/").png"""
+    # The JSON results are the data as given; only the spreadsheet download escapes.
+    assert integrator.get(f"{URL}{json_batch}/results/").json()["results"][0]["ref"] == FORMULAS[0]
+
+
 @pytest.mark.django_db
 def test_a_zip_of_pngs_and_an_npz_are_accepted(integrator, active_model):
     archive = io.BytesIO()
