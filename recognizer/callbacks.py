@@ -2,16 +2,17 @@
 
 The URL is the integrator's, so the request must not become a way into the
 server's own network (SSRF): the host's addresses are resolved and every one
-must be public unless private hosts are allowed (a deployment whose
-integrators live on its own network), and redirects are not followed (a
-public URL could otherwise redirect to an internal one).
+must be public (recognizer/addresses.py) unless private hosts are allowed (a
+deployment whose integrators live on its own network), and redirects are not
+followed (a public URL could otherwise redirect to an internal one).
 """
 
-import ipaddress
 import socket
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
+
+from recognizer.addresses import is_public, parse_address
 
 
 class CallbackRefused(Exception):
@@ -39,8 +40,8 @@ def callback_check_host(url: str, *, allow_private: bool) -> None:
     except (OSError, ValueError) as exc:
         raise CallbackRefused(f"its host does not resolve ({type(exc).__name__})") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
+        address = parse_address(info[4][0])
+        if not is_public(address):
             raise CallbackRefused(f"its host resolves to a non-public address ({address})")
 
 
