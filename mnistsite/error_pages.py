@@ -1,4 +1,4 @@
-"""The site's 404 and 500 handlers. Under /api/ they answer in the API's
+"""The site's 400, 404 and 500 handlers. Under /api/ they answer in the API's
 JSON error shape, so an integrator never has to parse an HTML page. A
 database that is not answering is not a bug in the site: it is answered 503
 with Retry-After, so clients and load balancers back off and retry. The pages
@@ -16,6 +16,16 @@ _PAGE = """<!doctype html>
 <body><h1>{title}</h1><p>{message}</p><p><a href="/">Back to the drawing page</a></p></body>
 </html>
 """
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Django's answer to a SuspiciousOperation it caught before any view (a
+    # Host header not in ALLOWED_HOSTS, a malformed cookie...); the detail is
+    # logged by Django and not echoed back.
+    return error_answer(
+        request, 400, "bad_request", "Bad request",
+        "The request was malformed (for example, a host name this site does not serve).",
+    )  # fmt: skip
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -96,3 +96,26 @@ def test_a_nul_in_the_query_string_is_a_400(url, admin_client):
 
     assert response.status_code == 400
     assert b"NUL" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_bad_host_header_under_the_api_is_a_json_400(page_client, method):
+    response = getattr(page_client, method)(
+        "/api/v1/predictions/", secure=True, HTTP_HOST="evil.example"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "bad_request",
+        "message": "The request was malformed (for example, a host name this site does not serve).",
+        "details": {},
+    }
+    assert b"evil.example" not in response.content
+
+
+def test_a_bad_host_header_on_a_page_is_a_plain_400(page_client):
+    response = page_client.get("/", secure=True, HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert b"<h1>Bad request</h1>" in response.content
