@@ -9,13 +9,24 @@ from recognizer.models import InferenceBatch, Submission, session_hash
 
 
 def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
-    """Staff see every submission; anyone else only their own."""
+    """Everyone's for a user with the admin's view permission on submissions;
+    anyone else's own only."""
     submissions = Submission.objects.select_related("model_version")
-    if user.is_staff:
+    if user.has_perm("recognizer.view_submission"):
         return submissions
     if user.is_authenticated:
         return submissions.filter(user=user)
     return submissions.none()
+
+
+def submission_feedback_allowed(
+    submission: Submission, *, user: AbstractBaseUser, session_key: str | None
+) -> bool:
+    """Feedback comes from whoever made the prediction, or from a user who may
+    relabel submissions in the admin."""
+    return user.has_perm("recognizer.change_submission") or submission_is_owned_by(
+        submission, user=user, session_key=session_key
+    )
 
 
 def submission_is_owned_by(
@@ -61,10 +72,11 @@ def submissions_filtered(
     return submissions
 
 
-def batches_visible_to(user: AbstractBaseUser) -> QuerySet[InferenceBatch]:
-    """Staff see every batch; a token user their own."""
+def batches_visible_to(user: AbstractBaseUser, *, to: str = "view") -> QuerySet[InferenceBatch]:
+    """The batches `user` may view (`to="change"`: cancel): everyone's with
+    the model permission for it, else their own."""
     batches = InferenceBatch.objects.select_related("model_version").defer("payload")
-    if user.is_staff:
+    if user.has_perm(f"recognizer.{to}_inferencebatch"):
         return batches
     if user.is_authenticated:
         return batches.filter(created_by=user)

@@ -3,8 +3,10 @@
 
 import base64
 import re
+from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
@@ -13,22 +15,30 @@ from tests.conftest import ROOT, HttpsClient
 from tests.recognizer.conftest import ONE, drawing_png
 from training.models import ModelVersion, TrainingJob
 
-ROLES = ("anonymous", "token", "staff")
 PLACEHOLDERS = {"pk": "id", "version": "version"}
 ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/api/v1/\S*)` \| (.+?) \| (.+?) \| (.+?) \|$")
+PERMISSION = re.compile(r"`(\w+\.\w+)`")
 
 
-def readme_table() -> dict[tuple[str, str], dict[str, str]]:
-    """(method, path) -> {role: yes | no | own | active}, from the README."""
+@dataclass(frozen=True)
+class Rule:
+    anonymous: str  # yes | no | own | active
+    token: str  # yes | no | own: any account without `permission`
+    permission: str | None  # "app.codename" that lets a caller reach everyone's
+
+
+def readme_table() -> dict[tuple[str, str], Rule]:
+    """(method, path) -> its rule, from the README."""
     section = (ROOT / "README.md").read_text().split("### Who may call what", 1)[1]
     table = {}
     for line in section.split("\n### ", 1)[0].splitlines():
         match = ROW.match(line.strip())
         if match:
-            method, path, *cells = match.groups()
-            table[(method, path)] = {
-                role: cell.split()[0] for role, cell in zip(ROLES, cells, strict=True)
-            }
+            method, path, anonymous, token, permission = match.groups()
+            found = PERMISSION.search(permission)
+            table[(method, path)] = Rule(
+                anonymous.split()[0], token.split()[0], found[1] if found else None
+            )
     return table
 
 
@@ -70,26 +80,22 @@ def test_every_api_view_states_its_permission():
         assert "permission_classes" in own or "get_permissions" in own, (method, path)
 
 
+def token_client(user) -> HttpsClient:
+    return HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user)}"})
+
+
 @pytest.fixture
 def world(active_model, django_user_model):
-    """A token user with a prediction and a batch of their own, a staff user,
-    an inactive version 2 and a training job."""
-    user = django_user_model.objects.create_user(username="integrator", password="x" * 12)
-    staff = django_user_model.objects.create_user(
-        username="staff", password="x" * 12, is_staff=True
-    )
-    clients = {
-        "anonymous": HttpsClient(),
-        "token": HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user)}"}),
-        "staff": HttpsClient(
-            headers={"Authorization": f"Token {Token.objects.create(user=staff)}"}
-        ),
-    }
+    """A token user with a prediction and a batch of their own, an inactive
+    version 2 and a training job; `account(perms)` makes a staff account
+    (not the owner) holding exactly `perms`."""
+    owner = django_user_model.objects.create_user(username="integrator", password="x" * 12)
+    clients = {"anonymous": HttpsClient(), "owner": token_client(owner)}
     image = base64.b64encode(drawing_png(ONE)).decode()
-    prediction = clients["token"].post(
+    prediction = clients["owner"].post(
         "/api/v1/predictions/", {"image": image}, content_type="application/json"
     )
-    batch = clients["token"].post(
+    batch = clients["owner"].post(
         "/api/v1/batches/", {"items": [{"image": image}]}, content_type="application/json"
     )
     inactive = ModelVersion.objects.create(
@@ -97,8 +103,21 @@ def world(active_model, django_user_model):
         artifact_sha256=active_model.artifact_sha256,
     )  # fmt: skip
     job = TrainingJob.objects.create(preset="quick", params={})
+
+    def account(perms: set[str]) -> HttpsClient:
+        user = django_user_model.objects.create_user(
+            username=f"staff-{django_user_model.objects.count()}", password="x" * 12, is_staff=True
+        )
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return token_client(user)
+
     return {
         "clients": clients,
+        "account": account,
         "ids": {
             "prediction": prediction.json()["id"],
             "batch": batch.json()["id"],
@@ -131,26 +150,59 @@ def call(client, method: str, path: str, world: dict, *, version: str):
     return client.post(path, bodies.get(path, {}), content_type="application/json")
 
 
+# Lists answer 200 to everyone allowed to list; whether the owner's object is
+# in them says whether the caller reaches everyone's.
+OWNER_LISTED = {"/api/v1/predictions/": "prediction", "/api/v1/batches/": "batch"}
+
+
+def outcome(response, method: str, path: str, world: dict) -> str:
+    """refused (401/403), hidden (404, or a list without the owner's object),
+    or reached."""
+    if response.status_code in (401, 403):
+        return "refused"
+    if response.status_code == 404:
+        return "hidden"
+    if method == "GET" and path in OWNER_LISTED:
+        listed = {row["id"] for row in response.json()["results"]}
+        return "reached" if world["ids"][OWNER_LISTED[path]] in listed else "hidden"
+    return "reached"
+
+
+# What a caller who is not the owner of the objects gets, by the table's word.
+NOT_THE_OWNER = {"yes": {"reached"}, "no": {"refused"}, "own": {"refused", "hidden"}}
+
+
 @pytest.mark.django_db
 def test_each_caller_gets_what_the_readme_table_says(world):
+    """Anonymous; the owner (a token user without permissions); a staff
+    account without permissions; for each permission in the table, a staff
+    account with only it, and one with every other permission but it."""
     table = readme_table()
+    permissions = {rule.permission for rule in table.values()} - {None}
     mismatches = []
-    for (method, path), rules in table.items():
-        for role in ROLES:
-            rule = rules[role]
-            # "active": allowed on the active version and refused on another.
-            versions = ["active", "inactive"] if rule == "active" else ["inactive"]
-            for version in versions:
-                response = call(world["clients"][role], method, path, world, version=version)
-                allowed = response.status_code not in (401, 403)
-                expected = rule in ("yes", "own") or (rule == "active" and version == "active")
-                if role == "anonymous" and rule == "own":
-                    # Anonymous feedback is theirs only through the browser
-                    # session that made the prediction; this one was a token's.
-                    expected = False
-                if allowed != expected:
-                    mismatches.append((method, path, role, version, response.status_code))
-    assert not mismatches, mismatches
+
+    def check(who: str, client, method: str, path: str, expected: set[str], version="inactive"):
+        got = outcome(call(client, method, path, world, version=version), method, path, world)
+        if got not in expected:
+            mismatches.append((method, path, version, who, got, sorted(expected)))
+
+    no_permissions = world["account"](set())
+    for (method, path), rule in table.items():
+        if rule.anonymous == "active":
+            check("anonymous", world["clients"]["anonymous"], method, path, {"reached"}, "active")
+            check("anonymous", world["clients"]["anonymous"], method, path, {"refused"})
+        else:
+            check("anonymous", world["clients"]["anonymous"], method, path,
+                  NOT_THE_OWNER[rule.anonymous])  # fmt: skip
+        owner_gets = {"refused"} if rule.token == "no" else {"reached"}
+        check("owner", world["clients"]["owner"], method, path, owner_gets)
+        check("staff, no permissions", no_permissions, method, path, NOT_THE_OWNER[rule.token])
+        if rule.permission:
+            only = world["account"]({rule.permission})
+            check(f"only {rule.permission}", only, method, path, {"reached"})
+            others = world["account"](permissions - {rule.permission})
+            check(f"all but {rule.permission}", others, method, path, NOT_THE_OWNER[rule.token])
+    assert not mismatches, "\n".join(map(str, mismatches))
 
 
 @pytest.mark.django_db

@@ -40,6 +40,27 @@ class IsStaffOrToken(permissions.BasePermission):
         return bool(request.user and request.user.is_staff) or isinstance(request.auth, Token)
 
 
+class ModelPermission(permissions.BasePermission):
+    """The caller holds one of Django's model permissions ("app.codename"),
+    the same one the admin checks for the same act, so a staff account's
+    permissions mean the same in the admin and in the API. Superusers hold
+    every permission; anonymous callers none (DRF answers them 401)."""
+
+    perm = ""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(request.user) and request.user.has_perm(self.perm)
+
+
+def requires(perm: str) -> type[ModelPermission]:
+    """A permission class for `permission_classes`: needs `perm`."""
+    return type(
+        f"Requires_{perm.replace('.', '_')}",
+        (ModelPermission,),
+        {"perm": perm, "message": f"This needs the permission {perm}."},
+    )
+
+
 class _FixedWindowThrottle(throttling.BaseThrottle):
     """At most N requests per client in each fixed window (DRF's rate form,
     "120/min", read from settings at every request).

@@ -54,7 +54,8 @@ CSV_COLUMNS = ["index", "ref", "digit", "confidence", *[f"p{digit}" for digit in
 
 class BatchListCreateApi(ListAPIView):
     """POST: a batch of up to 10,000 images, answered 202 at once; a worker
-    does the inference. GET: your batches (staff: everyone's)."""
+    does the inference. GET: your batches (with recognizer.view_inferencebatch:
+    everyone's)."""
 
     permission_classes = [IsStaffOrToken]
     throttle_classes = [UserThrottle]
@@ -297,7 +298,7 @@ class BatchCancelApi(APIView):
         responses={200: BatchSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        batch = get_object_or_404(batches_visible_to(request.user), pk=pk)
+        batch = get_object_or_404(batches_visible_to(request.user, to="change"), pk=pk)
         if batch.status in InferenceBatch.FINISHED:
             raise already_finished("batch", batch.status)
         return Response(BatchSerializer(batch_cancel(batch_id=batch.pk)).data)

@@ -31,7 +31,7 @@ from recognizer.predictor import (
 )
 from recognizer.preprocessing import ImageLimits, PreprocessingError
 from recognizer.selectors import (
-    submission_is_owned_by,
+    submission_feedback_allowed,
     submissions_filtered,
     submissions_visible_to,
 )
@@ -94,7 +94,7 @@ def model_unavailable(exc: Exception) -> ApiError:
 
 class PredictionListCreateApi(ListAPIView):
     """POST: recognise one digit (anyone, throttled). GET: stored predictions
-    (staff see all, token users their own)."""
+    (with recognizer.view_submission: all; token users their own)."""
 
     serializer_class = SubmissionSerializer
 
@@ -247,7 +247,8 @@ def _source(request: Request) -> SubmissionSource:
 
 
 class PredictionFeedbackApi(APIView):
-    """The true digit for a prediction, from whoever made it or from staff."""
+    """The true digit for a prediction, from whoever made it or from a user
+    who may relabel submissions."""
 
     permission_classes = [permissions.AllowAny]  # ownership is checked below
 
@@ -258,16 +259,13 @@ class PredictionFeedbackApi(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         submission = get_object_or_404(Submission, pk=pk)
-        if not (
-            request.user.is_staff
-            or submission_is_owned_by(
-                submission, user=request.user, session_key=request.session.session_key
-            )
-        ):
+        session_key = request.session.session_key
+        if not submission_feedback_allowed(submission, user=request.user, session_key=session_key):
             raise ApiError(
                 status_code=403,
                 code="not_your_prediction",
-                message="Feedback is taken from whoever made the prediction, or from staff.",
+                message="Feedback is taken from whoever made the prediction, or from a user "
+                "with the permission recognizer.change_submission.",
             )
         body = FeedbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -139,7 +139,7 @@ class Site:
         code = (
             "from django.contrib.auth import get_user_model; "
             "from rest_framework.authtoken.models import Token; "
-            "u = get_user_model().objects.create_user('ops', is_staff=True); "
+            "u = get_user_model().objects.create_superuser('ops', None, None); "
             "print(Token.objects.create(user=u).key)"
         )
         self.token = self.manage("shell", "-c", code).splitlines()[-1]

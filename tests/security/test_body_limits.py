@@ -30,7 +30,9 @@ def png_padded_to(size: int) -> bytes:
 
 
 def staff_client(django_user_model) -> HttpsClient:
-    staff = django_user_model.objects.create_user(username="staff", is_staff=True)
+    staff = django_user_model.objects.create_user(
+        username="staff", is_staff=True, is_superuser=True
+    )
     return HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=staff)}"})
 
 

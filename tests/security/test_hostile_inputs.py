@@ -58,7 +58,9 @@ def world(active_model, django_user_model) -> dict:
     """Clients (anonymous, an integrator's token, a staff token), a
     prediction, a batch and a training job."""
     integrator = django_user_model.objects.create_user(username="integrator")
-    staff = django_user_model.objects.create_user(username="staff", is_staff=True)
+    staff = django_user_model.objects.create_user(
+        username="staff", is_staff=True, is_superuser=True
+    )
     clients = {
         "anonymous": HttpsClient(),
         "token": token_client(integrator),

@@ -50,7 +50,9 @@ def secrets(settings, monkeypatch, django_user_model, active_model) -> dict:
     monkeypatch.setitem(connection.settings_dict, "PASSWORD", DATABASE_PASSWORD)
     # No Redis answers here: the health check fails, with the password in its URL.
     settings.CELERY_BROKER_URL = f"redis://:{BROKER_PASSWORD}@127.0.0.1:1/0"
-    staff = django_user_model.objects.create_user(username="staff", is_staff=True)
+    staff = django_user_model.objects.create_user(
+        username="staff", is_staff=True, is_superuser=True
+    )
     user = django_user_model.objects.create_user(username="integrator")
     return {
         "secret key": settings.SECRET_KEY,

@@ -6,12 +6,12 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from mnistsite.api.access import ModelPermission, requires
 from mnistsite.api.errors import ApiError, already_finished, broker_unavailable
 from mnistsite.api.schema import error_responses
 from mnistsite.queueing import BrokerUnavailable
@@ -25,13 +25,18 @@ from training.serializers import (
 )
 from training.services import job_cancel, job_create
 
+VIEW_JOBS = "training.view_trainingjob"
+
 
 class TrainingJobListCreateApi(ListAPIView):
-    permission_classes = [IsAdminUser]
     serializer_class = TrainingJobSerializer
 
+    def get_permissions(self) -> list[ModelPermission]:
+        perm = "training.add_trainingjob" if self.request.method == "POST" else VIEW_JOBS
+        return [requires(perm)()]
+
     @extend_schema(
-        summary="Training jobs (staff)",
+        summary="Training jobs (needs training.view_trainingjob)",
         parameters=[TrainingJobFilterSerializer],
         responses={200: TrainingJobSerializer(many=True), **error_responses(400, 401, 403)},
     )
@@ -44,7 +49,7 @@ class TrainingJobListCreateApi(ListAPIView):
         return training_jobs_filtered(**filters.validated_data)
 
     @extend_schema(
-        summary="Start a training job (staff)",
+        summary="Start a training job (needs training.add_trainingjob)",
         description="A preset (`quick`, `standard`, `best`) and/or explicit parameters.",
         request=TrainingJobRequestSerializer,
         responses={202: TrainingJobSerializer, **error_responses(400, 401, 403, 503)},
@@ -73,12 +78,12 @@ class TrainingJobListCreateApi(ListAPIView):
 
 @extend_schema_view(
     get=extend_schema(
-        summary="A training job's progress and per-epoch metrics (staff)",
+        summary="A training job's progress and per-epoch metrics (needs training.view_trainingjob)",
         responses={200: TrainingJobSerializer, **error_responses(401, 403, 404)},
     )
 )
 class TrainingJobDetailApi(RetrieveAPIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires(VIEW_JOBS)]
     serializer_class = TrainingJobSerializer
 
     def get_queryset(self):
@@ -89,10 +94,10 @@ class TrainingJobCancelApi(APIView):
     """A queued job is cancelled at once; a running one stops between two
     batches of its current epoch and registers no model."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires("training.change_trainingjob")]
 
     @extend_schema(
-        summary="Cancel a training job (staff)",
+        summary="Cancel a training job (needs training.change_trainingjob)",
         request=None,
         responses={200: TrainingJobSerializer, **error_responses(401, 403, 404, 409)},
     )

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mnistsite.api.access import IsStaffOrToken
+from mnistsite.api.access import IsStaffOrToken, requires
 from mnistsite.api.errors import ApiError
 from mnistsite.api.schema import error_responses
 from training.models import ModelVersion
@@ -160,10 +160,10 @@ class ModelVersionActivateApi(APIView):
     """Make a version the one that serves (web processes switch within about
     a second). The activation history records who and why."""
 
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [requires("training.change_modelversion")]
 
     @extend_schema(
-        summary="Activate a model version (staff)",
+        summary="Activate a model version (needs training.change_modelversion)",
         request=ActivationSerializer,
         responses={200: ModelVersionSerializer, **error_responses(400, 401, 403, 404)},
     )
