@@ -5,9 +5,13 @@ Kept apart from the error handling because REST framework imports these
 classes from its settings while its own views module is still loading.
 """
 
+import fcntl
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -66,9 +70,10 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
     "120/min", read from settings at every request).
 
     One atomic increment of a per-window counter in the cache (Redis INCR when
-    REDIS_URL is set): parallel requests cannot overwrite each other's counts,
-    as they can with DRF's read-then-write list of timestamps, and a request
-    costs one Redis round trip. A window allows a burst of up to 2N across
+    REDIS_URL is set; make run's file cache under a file lock): parallel
+    requests cannot overwrite each other's counts, as they can with DRF's
+    read-then-write list of timestamps, and a request costs one Redis round
+    trip. A window allows a burst of up to 2N across
     its edge, the usual price of fixed windows. Staff are never throttled. If
     the cache is down, requests are let through (and logged): throttling must
     not take the site down with Redis.
@@ -117,11 +122,29 @@ def _count_in_window(key: str, seconds: int) -> int:
             pipe.expire(key, seconds + 1, nx=True)
             used, _ = pipe.execute()
         return used
-    cache.add(key, 0, timeout=seconds + 1)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between the two calls
-        return 1
+    # Django's cache API has no atomic increment on the file cache (incr is a
+    # read, then a write: parallel requests overwrite each other's counts).
+    # The file cache is one machine's by nature, so an exclusive lock on a
+    # file beside it makes the two steps one for every thread and process.
+    with _counter_lock():
+        cache.add(key, 0, timeout=seconds + 1)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between the two calls
+            return 1
+
+
+@contextmanager
+def _counter_lock() -> Iterator[None]:
+    location = settings.CACHES["default"].get("LOCATION")
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache") and location:
+        path = Path(location) / "throttle.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+            yield
+    else:  # a cache with its own atomic incr (local memory: one process)
+        yield
 
 
 _redis_client: "redis.Redis | None" = None
