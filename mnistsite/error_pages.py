@@ -1,14 +1,20 @@
-"""The site's 400, 404 and 500 handlers. Under /api/ they answer in the API's
-JSON error shape, so an integrator never has to parse an HTML page. A
-database that is not answering is not a bug in the site: it is answered 503
-with Retry-After, so clients and load balancers back off and retry. The pages
-are plain HTML: rendering them must not need the database or anything else
-that may be down."""
+"""The site's 400, 404 and 500 handlers, and the login lockout's answer.
+Under /api/ they answer in the API's JSON error shape, so an integrator never
+has to parse an HTML page. A database that is not answering is not a bug in
+the site: it is answered 503 with Retry-After, so clients and load balancers
+back off and retry. The pages are plain HTML: rendering them must not need
+the database or anything else that may be down."""
 
+import logging
 import sys
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from mnistsite.clients import client_address
+
+logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
 _PAGE = """<!doctype html>
@@ -52,3 +58,18 @@ def error_answer(request: HttpRequest, status: int, code: str, title: str, messa
     if request.path.startswith("/api/"):
         return JsonResponse({"code": code, "message": message, "details": {}}, status=status)
     return HttpResponse(_PAGE.format(title=title, message=message), status=status)
+
+
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' answer to a login attempt while locked out: 429 with
+    Retry-After and a message saying what happened and when to try again."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    logger.warning("login locked out: user name %r, address %s",
+                   (credentials or {}).get("username", ""), client_address(request))  # fmt: skip
+    response = error_answer(
+        request, 429, "login_locked_out", "Too many failed logins",
+        f"Too many failed logins for this user name or from this address. Logging in is "
+        f"refused for {minutes} minutes after the last failure, even with the right password.",
+    )  # fmt: skip
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

@@ -5,6 +5,7 @@
 onto PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "mnistsite",
     "training",
     "recognizer",
@@ -70,7 +72,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its documentation asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Login lockout (django-axes) -------------------------------------------
+
+# Every password login (the admin's) goes through axes first: after
+# LOGIN_FAILURE_LIMIT failures for one user name, or from one client address,
+# further attempts are refused 429 with Retry-After for LOGIN_LOCKOUT_MINUTES,
+# even with the right password. Attempts are kept in the database (listed in
+# the admin under Axes) and a successful login clears the counts.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mnistsite.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "mnistsite.error_pages.login_locked_out"
 
 ROOT_URLCONF = "mnistsite.urls"
 WSGI_APPLICATION = "mnistsite.wsgi.application"

@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.http import HttpRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_account_from_the_environment_is_created_with_that_password(monkeypatch,
     assert "a-long-pass-phrase" not in output
     user = User.objects.get(username="ops")
     assert user.is_superuser and user.is_staff and user.email == "ops@example.org"
-    assert client.login(username="ops", password="a-long-pass-phrase")
+    assert client.login(request=HttpRequest(), username="ops", password="a-long-pass-phrase")
 
 
 def test_without_a_password_one_is_generated_and_printed_only_once(monkeypatch, client):
@@ -43,7 +44,7 @@ def test_without_a_password_one_is_generated_and_printed_only_once(monkeypatch, 
     second = _run(monkeypatch)
 
     password = first.split("with password ")[1].split()[0]
-    assert client.login(username="admin", password=password)
+    assert client.login(request=HttpRequest(), username="admin", password=password)
     assert password not in second
     assert "exists" in second
     assert User.objects.filter(is_superuser=True).count() == 1
@@ -54,7 +55,7 @@ def test_an_existing_account_keeps_its_password(monkeypatch, client):
 
     _run(monkeypatch, DJANGO_SUPERUSER_USERNAME="ops", DJANGO_SUPERUSER_PASSWORD="another-one")
 
-    assert client.login(username="ops", password="the-original-one")
+    assert client.login(request=HttpRequest(), username="ops", password="the-original-one")
 
 
 def test_no_second_admin_is_generated_when_a_superuser_already_exists(monkeypatch):

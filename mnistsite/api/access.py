@@ -19,6 +19,8 @@ from django.core.cache import cache
 from rest_framework import authentication, permissions, throttling
 from rest_framework.authtoken.models import Token
 
+from mnistsite.clients import client_address
+
 if TYPE_CHECKING:
     import redis
 
@@ -80,6 +82,9 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
     """
 
     scope = ""
+
+    def get_ident(self, request: Any) -> str:
+        return client_address(request)
 
     def identity(self, request: Any) -> str | None:
         """Who is counted; None when this throttle does not apply."""
