@@ -289,7 +289,7 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an API client without credentials gets 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "mnistsite.api.access.TokenAuthentication",
         "mnistsite.api.access.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -298,6 +298,10 @@ REST_FRAMEWORK = {
         "user": env_rate("THROTTLE_USER_RATE", "1200/min"),
         # Live predictions while a visitor draws (not stored).
         "preview": env_rate("THROTTLE_PREVIEW_RATE", "600/min"),
+        # Wrong API tokens per client address, and new drawing-page sessions
+        # (database rows) per client address.
+        "token_failures": env_rate("THROTTLE_TOKEN_FAILURE_RATE", "20/min"),
+        "sessions": env_rate("THROTTLE_SESSION_RATE", "60/min"),
     },
     # Proxies in front of the web process that append to X-Forwarded-For. 0:
     # throttle by the connecting address, so a client cannot pick its own

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from rest_framework.test import APIRequestFactory
 
-from mnistsite.api import access
+from mnistsite import rate_windows
 from mnistsite.api.access import AnonThrottle
 from tests.figures import record
 
@@ -89,7 +89,7 @@ def test_a_cache_that_is_down_lets_requests_through(monkeypatch, settings):
     monkeypatch.setattr(cache, "add", down)  # the embedded file cache
     if settings.REDIS_URL:  # Redis: nothing listens on port 1
         refusing = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2)
-        monkeypatch.setattr(access, "_redis", lambda: refusing)
+        monkeypatch.setattr(rate_windows, "_redis", lambda: refusing)
 
     assert all(AnonThrottle().allow_request(anonymous_request(), None) for _ in range(30))
 
@@ -98,20 +98,20 @@ def test_a_cache_that_is_down_lets_requests_through(monkeypatch, settings):
 def test_a_window_counter_expires_with_its_window():
     AnonThrottle().allow_request(anonymous_request("192.0.2.9"), None)
 
-    client = access._redis()
+    client = rate_windows._redis()
     (key,) = client.keys("*throttle:anon:192.0.2.9:*")
     assert 0 < client.ttl(key) <= 61
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis counter (REDIS_URL)")
 def test_threads_starting_together_share_one_client(monkeypatch):
-    monkeypatch.setattr(access, "_redis_client", None)
+    monkeypatch.setattr(rate_windows, "_redis_client", None)
     clients = []
     start = threading.Barrier(16)
 
     def first_request() -> None:
         start.wait()
-        clients.append(access._redis())
+        clients.append(rate_windows._redis())
 
     threads = [threading.Thread(target=first_request) for _ in range(16)]
     for thread in threads:

@@ -251,6 +251,7 @@ class PredictionFeedbackApi(APIView):
     who may relabel submissions."""
 
     permission_classes = [permissions.AllowAny]  # ownership is checked below
+    throttle_classes = [AnonThrottle, UserThrottle]  # counted with the client's predictions
 
     @extend_schema(
         summary="Say which digit it really was",
