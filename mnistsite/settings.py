@@ -247,10 +247,18 @@ TRAINING_ACTIVATION_CANVAS_MARGIN = env_float(
 BATCH_MAX_UPLOAD_BYTES = env_int("BATCH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1024)
 # TensorFlow threads in a batch worker process (large arrays split well).
 INFERENCE_BATCH_THREADS = env_int("INFERENCE_BATCH_THREADS", 2, minimum=1)
-# A running batch whose heartbeat (one per 500 items) is older than this has
-# lost its worker: it is queued again and resumes after its last stored
-# items, at most BATCH_MAX_ATTEMPTS times in all.
+# A running batch beats at least every BATCH_HEARTBEAT_SECONDS while it
+# decodes, stores or infers (and every 500 items); one whose heartbeat is
+# older than BATCH_STALE_AFTER_SECONDS has lost its worker: it is queued
+# again and resumes after its last stored items, at most BATCH_MAX_ATTEMPTS
+# times in all. A run that lost its batch this way writes nothing more.
+BATCH_HEARTBEAT_SECONDS = env_float("BATCH_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
 BATCH_STALE_AFTER_SECONDS = env_int("BATCH_STALE_AFTER_SECONDS", 60, minimum=5)
+if BATCH_STALE_AFTER_SECONDS < 4 * BATCH_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "BATCH_STALE_AFTER_SECONDS must be at least 4 x BATCH_HEARTBEAT_SECONDS, so that a "
+        "working batch is never taken for a stalled one."
+    )
 BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 3, minimum=1)
 # Outbound calls to a batch's callback_url are off unless allowed: they let
 # API users make this server send requests.

@@ -131,6 +131,7 @@ def test_https_settings_can_be_turned_off_for_plain_http_deployments(tmp_path):
         ("THROTTLE_ANON_RATE", "lots", "THROTTLE_ANON_RATE='lots' is not a rate"),
         ("DJANGO_LOG_LEVEL", "LOUD", "DJANGO_LOG_LEVEL='LOUD' must be one of"),
         ("DATABASE_URL", "mysqlx://nowhere", "DATABASE_URL is not a database URL"),
+        ("BATCH_HEARTBEAT_SECONDS", "20", "BATCH_STALE_AFTER_SECONDS must be at least 4 x"),
     ],
 )
 def test_malformed_values_fail_loudly_naming_the_variable(tmp_path, name, value, message):

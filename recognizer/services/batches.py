@@ -32,6 +32,8 @@ from training.selectors import active_version
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000
+# A running batch also beats after this many decoded items (cheap ones go fast).
+HEARTBEAT_ITEMS = 500
 
 
 def batch_create(
@@ -75,30 +77,42 @@ def _enqueue(batch: InferenceBatch) -> None:
         raise
 
 
-def batch_claim(*, batch_id: int) -> bool:
+class NotOurs(Exception):
+    """The batch was cancelled, or queued again and claimed by another run:
+    this run stops without writing."""
+
+
+def batch_claim(*, batch_id: int) -> int | None:
     """queued -> running, only if still queued: a second delivery of the same
-    message does nothing."""
+    message does nothing. Returns this run's attempt number, which every
+    later write of the run is conditioned on (None: not claimed)."""
     now = timezone.now()
-    claimed = InferenceBatch.objects.filter(pk=batch_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        started_at=Coalesce("started_at", Value(now)),  # a resumed batch keeps its start
-        heartbeat_at=now,
-        attempts=F("attempts") + 1,
-    )
-    return claimed == 1
+    with transaction.atomic():
+        claimed = InferenceBatch.objects.filter(pk=batch_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING,
+            started_at=Coalesce("started_at", Value(now)),  # a resumed batch keeps its start
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+        )
+        if claimed != 1:
+            return None
+        return InferenceBatch.objects.values_list("attempts", flat=True).get(pk=batch_id)
 
 
 def batch_run(*, batch_id: int) -> str | None:
     """Run a claimed batch to the end, resuming after the items that already
     have a result. Returns the final status, or None if not claimed or left
     for the stale-batch reaper to resume (the database went away)."""
-    if not batch_claim(batch_id=batch_id):
+    run = batch_claim(batch_id=batch_id)
+    if run is None:
         return None
     batch = InferenceBatch.objects.select_related("model_version").get(pk=batch_id)
     try:
         model = model_for_version(
             ModelRef.of(batch.model_version), threads=settings.INFERENCE_BATCH_THREADS
         )
+        # Read after the claim: a chunk the previous run stored before it
+        # lost the batch is in here, and it can store none after the claim.
         done = frozenset(batch.results.values_list("index", flat=True))
         items = batch_items(
             bytes(batch.payload),
@@ -107,12 +121,16 @@ def batch_run(*, batch_id: int) -> str | None:
             skip=done,
         )
         started, counted = time.perf_counter(), 0
-        for chunk, probabilities in _predicted_chunks(model, items):
-            _record_chunk(batch, model, chunk, probabilities)
+        for chunk, probabilities in _predicted_chunks(model, _beating(items, batch_id, run)):
+            _record_chunk(batch, model, chunk, probabilities, run=run)
             counted += len(chunk)
             rate = counted / max(time.perf_counter() - started, 1e-6)
-            if not _record_progress(batch_id, rate):
+            if not _record_progress(batch_id, rate, run=run):
                 break  # cancel asked for, or no longer ours
+    except NotOurs:
+        if not _still_ours(batch_id, run):
+            logger.warning("batch %s was queued again while run %s worked; it stops", batch_id, run)
+            return None
     except (OperationalError, InterfaceError):
         # The database went away: not the batch's fault, and it is resumable.
         # Left running, it is queued again once its heartbeat is stale.
@@ -122,10 +140,44 @@ def batch_run(*, batch_id: int) -> str | None:
         logger.exception("batch %s failed", batch_id)
         _finish(batch_id, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
         return JobStatus.FAILED
+    if not _still_ours(batch_id, run):
+        return None
     cancelled = InferenceBatch.objects.filter(pk=batch_id, cancel_requested=True).exists()
     status = JobStatus.CANCELLED if cancelled else JobStatus.SUCCEEDED
     _finish(batch_id, status)
     return status
+
+
+def _still_ours(batch_id: int, run: int) -> bool:
+    return InferenceBatch.objects.filter(
+        pk=batch_id, status=JobStatus.RUNNING, attempts=run
+    ).exists()
+
+
+def _beating(items: Iterator[BatchItem], batch_id: int, run: int) -> Iterator[BatchItem]:
+    """The items, with a heartbeat at least every BATCH_HEARTBEAT_SECONDS (or
+    HEARTBEAT_ITEMS items) of decoding, whatever each item costs: the
+    stale-batch reaper then never takes a batch whose worker is working.
+    Raises NotOurs as soon as the batch is no longer this run's."""
+    last, since = time.monotonic(), 0
+    for item in items:
+        since += 1
+        now = time.monotonic()
+        if since >= HEARTBEAT_ITEMS or now - last >= settings.BATCH_HEARTBEAT_SECONDS:
+            if not _heartbeat(batch_id, run):
+                raise NotOurs()
+            last, since = now, 0
+        yield item
+
+
+def _heartbeat(batch_id: int, run: int) -> bool:
+    """This run is alive; False if the batch is no longer its own."""
+    return (
+        InferenceBatch.objects.filter(pk=batch_id, status=JobStatus.RUNNING, attempts=run).update(
+            heartbeat_at=timezone.now()
+        )
+        == 1
+    )
 
 
 def _predicted_chunks(
@@ -153,10 +205,16 @@ def _predicted_chunks(
 
 
 def _record_chunk(
-    batch: InferenceBatch, model: LoadedModel, chunk: list[BatchItem], probabilities: np.ndarray
+    batch: InferenceBatch,
+    model: LoadedModel,
+    chunk: list[BatchItem],
+    probabilities: np.ndarray,
+    *,
+    run: int,
 ) -> None:
     """Store every item's result (and each good item's submission) in one
-    transaction."""
+    transaction, which first asserts (and locks) that the batch is still this
+    run's: a run that lost the batch to another writes nothing (NotOurs)."""
     good = [item for item in chunk if item.digit_input is not None]
     started = time.perf_counter()
     predictions = {
@@ -165,6 +223,8 @@ def _record_chunk(
     }
     now = timezone.now()
     with transaction.atomic():
+        if not _heartbeat(batch.pk, run):  # an UPDATE: the row stays locked until commit
+            raise NotOurs()
         submission_ids = insert_rows(
             Submission,
             [
@@ -216,11 +276,11 @@ def _result(
     }
 
 
-def _record_progress(batch_id: int, images_per_second: float) -> bool:
+def _record_progress(batch_id: int, images_per_second: float, *, run: int) -> bool:
     """Heartbeat and throughput; False when the batch should stop."""
     return (
         InferenceBatch.objects.filter(
-            pk=batch_id, status=JobStatus.RUNNING, cancel_requested=False
+            pk=batch_id, status=JobStatus.RUNNING, attempts=run, cancel_requested=False
         ).update(heartbeat_at=timezone.now(), images_per_second=round(images_per_second, 1))
         == 1
     )

@@ -27,13 +27,15 @@ from tests.faults.services import PrivatePostgres, PrivateRedis, free_port
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
-# Reapers run every second and call a job stale after 10 s (a batch after
-# 5 s), so the periodic paths are seen working within a test.
+# Reapers run every second and call a job stale after 10 s (a batch, which
+# beats every second, after 5 s), so the periodic paths are seen working
+# within a test.
 FAST_REAPERS = {
     "TRAINING_REAP_INTERVAL_SECONDS": "1",
     "TRAINING_STALE_AFTER_SECONDS": "10",
     "BATCH_REAP_INTERVAL_SECONDS": "1",
     "BATCH_STALE_AFTER_SECONDS": "5",
+    "BATCH_HEARTBEAT_SECONDS": "1",
 }
 # A training job small enough for a test, big enough to be killed mid-epoch.
 TINY_JOB = {

@@ -31,14 +31,6 @@ from tests.recognizer.conftest import ONE, SEVEN, drawing_png
 URL = "/api/v1/batches/"
 
 
-@pytest.fixture
-def integrator(django_user_model):
-    user = django_user_model.objects.create_user(username="integrator", password="x" * 12)
-    client = HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
-    client.user = user
-    return client
-
-
 def mnist_digits(mnist_cache, count: int) -> tuple[np.ndarray, np.ndarray]:
     from training.ml.datasets import load_mnist
 
