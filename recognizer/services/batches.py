@@ -78,8 +78,8 @@ def _enqueue(batch: InferenceBatch) -> None:
 
 
 class NotOurs(Exception):
-    """The batch was cancelled, or queued again and claimed by another run:
-    this run stops without writing."""
+    """The batch is no longer this run's (the reaper queued it again, another
+    run may have claimed it): this run stops without writing."""
 
 
 def batch_claim(*, batch_id: int) -> int | None:
@@ -128,9 +128,8 @@ def batch_run(*, batch_id: int) -> str | None:
             if not _record_progress(batch_id, rate, run=run):
                 break  # cancel asked for, or no longer ours
     except NotOurs:
-        if not _still_ours(batch_id, run):
-            logger.warning("batch %s was queued again while run %s worked; it stops", batch_id, run)
-            return None
+        logger.warning("batch %s is no longer run %s's (queued again); it stops", batch_id, run)
+        return None
     except (OperationalError, InterfaceError):
         # The database went away: not the batch's fault, and it is resumable.
         # Left running, it is queued again once its heartbeat is stale.
@@ -138,20 +137,11 @@ def batch_run(*, batch_id: int) -> str | None:
         return None
     except Exception as exc:
         logger.exception("batch %s failed", batch_id)
-        _finish(batch_id, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        return JobStatus.FAILED
-    if not _still_ours(batch_id, run):
-        return None
+        failed = _finish(batch_id, JobStatus.FAILED, f"{type(exc).__name__}: {exc}", run=run)
+        return JobStatus.FAILED if failed else None
     cancelled = InferenceBatch.objects.filter(pk=batch_id, cancel_requested=True).exists()
     status = JobStatus.CANCELLED if cancelled else JobStatus.SUCCEEDED
-    _finish(batch_id, status)
-    return status
-
-
-def _still_ours(batch_id: int, run: int) -> bool:
-    return InferenceBatch.objects.filter(
-        pk=batch_id, status=JobStatus.RUNNING, attempts=run
-    ).exists()
+    return status if _finish(batch_id, status, run=run) else None
 
 
 def _beating(items: Iterator[BatchItem], batch_id: int, run: int) -> Iterator[BatchItem]:
@@ -286,13 +276,17 @@ def _record_progress(batch_id: int, images_per_second: float, *, run: int) -> bo
     )
 
 
-def _finish(batch_id: int, status: str, error: str = "") -> bool:
-    """An unfinished batch -> a final status; the upload is dropped (the
-    results hold what is kept); the callback, if any, is sent."""
+def _finish(batch_id: int, status: str, error: str = "", *, run: int | None = None) -> bool:
+    """An unfinished batch (with `run`: still running as that run) -> a final
+    status; the upload is dropped (the results hold what is kept); the
+    callback, if any, is sent."""
+    batches = InferenceBatch.objects.filter(pk=batch_id)
+    if run is not None:
+        batches = batches.filter(status=JobStatus.RUNNING, attempts=run)
     finished = (
-        InferenceBatch.objects.filter(pk=batch_id)
-        .exclude(status__in=InferenceBatch.FINISHED)
-        .update(status=status, finished_at=timezone.now(), error=error[:10_000], payload=b"")
+        batches.exclude(status__in=InferenceBatch.FINISHED).update(
+            status=status, finished_at=timezone.now(), error=error[:10_000], payload=b""
+        )
         == 1
     )
     if finished:
