@@ -351,6 +351,11 @@ SPECTACULAR_SETTINGS = {
 # The largest image accepted, in bytes as uploaded (the request body may be
 # 4/3 of it, as base64); its pixel dimensions are capped at 4096x4096.
 PREDICTION_MAX_IMAGE_BYTES = env_int("PREDICTION_MAX_IMAGE_BYTES", 5 * 1024 * 1024, minimum=1024)
+# An image's size once decoded, known from its header before decoding (JPEGs
+# decode reduced first): a few KB of PNG can decode to 64 MiB.
+PREDICTION_MAX_DECODED_BYTES = env_int(
+    "PREDICTION_MAX_DECODED_BYTES", 32 * 1024 * 1024, minimum=1024 * 1024
+)
 # How often a web process looks up which model version is active; a newly
 # activated version then loads in the background and serves within about
 # this plus its load time (half a second for the bundled model).

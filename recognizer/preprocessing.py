@@ -42,6 +42,10 @@ class ImageLimits:
     max_width: int = 4096
     max_height: int = 4096
     max_pixels: int = 4096 * 4096
+    # The decoded image in memory, known from the header before decoding: a
+    # small file can decode to a lot (a blank 4096x4096 RGBA PNG is 137 KB
+    # on the wire and 64 MiB decoded). JPEGs are decoded reduced first.
+    max_decoded_bytes: int = 32 * 1024 * 1024
     # Smaller than this cannot hold a legible digit (USPS digits are 16x16).
     min_side: int = 8
 
@@ -79,6 +83,11 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Imag
             code, f"The data starts like {image_format} but its header is cut short or broken."
         ) from exc
     _check_size(image.size, limits)
+    if image_format == "JPEG":
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale for the asking: a photo is
+        # then never decoded bigger than the working size needs.
+        image.draft(None, _scaled_to(image.size, WORKING_SIDE))
+    _check_decoded_size(image, limits)
     try:
         image.seek(0)
         image.load()
@@ -87,6 +96,47 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Imag
             "truncated", f"The {image_format} image is truncated or corrupt: {exc}"
         ) from exc
     return image
+
+
+# Images are brought down to this longer side (by whole-pixel box averaging)
+# before any float copy is made: a 20 px MNIST digit needs far less, and the
+# float arrays of a 4096x4096 image would be 64 MiB each.
+WORKING_SIDE = 1024
+# Bytes per pixel as Pillow holds a decoded image: 1 for one-byte modes, 2 for
+# 16-bit grey, 4 for every other mode (RGB is stored padded to 4 bytes too).
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+
+
+def _check_decoded_size(image: Image.Image, limits: ImageLimits) -> None:
+    width, height = image.size  # after a JPEG draft: the reduced size
+    decoded = width * height * _STORED_BYTES.get(image.mode, 4)
+    if decoded > limits.max_decoded_bytes:
+        raise PreprocessingError(
+            "too_large",
+            f"The image ({width}x{height}, {image.mode}) would take {decoded / 2**20:.0f} MiB "
+            f"decoded; the limit is {limits.max_decoded_bytes / 2**20:.0f} MiB. "
+            "Send a smaller image, or a grey-scale one.",
+        )
+
+
+def _scaled_to(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """`size` scaled so that its longer side is at most `side`."""
+    width, height = size
+    scale = min(1.0, side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def working_size(image: Image.Image) -> Image.Image:
+    """`image` with its longer side brought to at most WORKING_SIDE, by an
+    integer box reduction (an average: thin strokes stay ink)."""
+    factor = -(-max(image.size) // WORKING_SIDE)  # ceiling division
+    if factor <= 1:
+        return image
+    if image.mode in ("1", "P"):
+        image = image.convert("RGBA" if image.has_transparency_data else "L")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    return image.reduce(factor)
 
 
 def _sniff_format(data: bytes) -> str:
@@ -134,7 +184,7 @@ def ink_from_image(image: Image.Image) -> np.ndarray:
     """
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
-    image = ImageOps.exif_transpose(image)
+    image = ImageOps.exif_transpose(working_size(image), in_place=False)
     gray, alpha = _gray_and_alpha(image)
     ink, contrast = _ink_and_contrast(gray)
     if alpha is not None and np.median(_border(alpha)) < 0.5 and contrast < MIN_COLOUR_CONTRAST:

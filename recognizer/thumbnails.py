@@ -7,7 +7,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
-from recognizer.preprocessing import ImageLimits, decode_image
+from recognizer.preprocessing import ImageLimits, decode_image, working_size
 
 SEEN_SCALE = 2  # the 28x28 is served at 56x56, nearest neighbour
 
@@ -15,8 +15,11 @@ SEEN_SCALE = 2  # the 28x28 is served at 56x56, nearest neighbour
 def thumbnail_png(data: bytes, *, size: int) -> bytes:
     """An upload as a PNG of at most size x size, transparency flattened onto
     white as the drawing page shows it. Decoded with the upload's own checks."""
-    limits = ImageLimits(max_bytes=max(settings.PREDICTION_MAX_IMAGE_BYTES, ImageLimits.max_bytes))
-    image = decode_image(data, limits)
+    limits = ImageLimits(
+        max_bytes=max(settings.PREDICTION_MAX_IMAGE_BYTES, ImageLimits.max_bytes),
+        max_decoded_bytes=max(settings.PREDICTION_MAX_DECODED_BYTES, ImageLimits.max_decoded_bytes),
+    )
+    image = working_size(decode_image(data, limits))
     ImageOps.exif_transpose(image, in_place=True)
     if image.mode.startswith("I"):  # 16-bit grey: Pillow's "L" conversion would clip
         image = Image.fromarray((np.asarray(image, dtype=np.float32) / 257.0).astype(np.uint8))

@@ -52,7 +52,10 @@ from recognizer.services import predict, submission_create, submission_feedback
 
 
 def image_limits() -> ImageLimits:
-    return ImageLimits(max_bytes=settings.PREDICTION_MAX_IMAGE_BYTES)
+    return ImageLimits(
+        max_bytes=settings.PREDICTION_MAX_IMAGE_BYTES,
+        max_decoded_bytes=settings.PREDICTION_MAX_DECODED_BYTES,
+    )
 
 
 def request_body_limit() -> int:

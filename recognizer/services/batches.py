@@ -117,7 +117,10 @@ def batch_run(*, batch_id: int) -> str | None:
         items = batch_items(
             bytes(batch.payload),
             batch.input_format,
-            ImageLimits(max_bytes=settings.PREDICTION_MAX_IMAGE_BYTES),
+            ImageLimits(
+                max_bytes=settings.PREDICTION_MAX_IMAGE_BYTES,
+                max_decoded_bytes=settings.PREDICTION_MAX_DECODED_BYTES,
+            ),
             skip=done,
         )
         started, counted = time.perf_counter(), 0
