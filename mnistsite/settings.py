@@ -245,6 +245,11 @@ TRAINING_ACTIVATION_CANVAS_MARGIN = env_float(
 
 # The largest batch upload (JSON, .npy/.npz or ZIP), refused with 413 above it.
 BATCH_MAX_UPLOAD_BYTES = env_int("BATCH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1024)
+# What a ZIP batch's files may add up to unpacked (checked from the ZIP's
+# directory when the batch is created; a 23 KB ZIP can hold gigabytes).
+BATCH_MAX_UNPACKED_BYTES = env_int(
+    "BATCH_MAX_UNPACKED_BYTES", 256 * 1024 * 1024, minimum=1024 * 1024
+)
 # TensorFlow threads in a batch worker process (large arrays split well).
 INFERENCE_BATCH_THREADS = env_int("INFERENCE_BATCH_THREADS", 2, minimum=1)
 # A running batch beats at least every BATCH_HEARTBEAT_SECONDS while it

@@ -33,6 +33,10 @@ from recognizer.preprocessing import ImageLimits, PreprocessingError
 
 MAX_ITEMS = 10_000
 MAX_REF_LENGTH = 200
+# A batch item's upload is kept as sent up to this size, else as a small grey
+# PNG (recognizer/inputs.py): a worker holds two chunks of items in memory and
+# every item becomes a stored submission, so neither may grow with the upload.
+KEEP_ORIGINAL_BYTES = 64 * 1024
 FORMATS = ("json", "npy", "npz", "zip")
 # What numpy and zipfile raise on malformed containers besides their own
 # errors: a header that is not Python (SyntaxError, tokenize.TokenError), a
@@ -72,8 +76,11 @@ def json_payload(items: object) -> bytes:
     return json.dumps(items, separators=(",", ":")).encode()
 
 
-def batch_inspect(payload: bytes, input_format: str) -> int:
-    """Check the container and return how many items it holds."""
+def batch_inspect(payload: bytes, input_format: str, *, max_unpacked: int) -> int:
+    """Check the container and return how many items it holds. A ZIP whose
+    files add up to more than `max_unpacked` bytes is refused: ZIP's sizes
+    cannot lie (Python's zipfile stops at the stated size, and the checksum
+    then fails), so this bounds what its reading can ever produce."""
     if input_format == "json":
         return len(json.loads(payload))
     if input_format in ("npy", "npz"):
@@ -85,9 +92,16 @@ def batch_inspect(payload: bytes, input_format: str) -> int:
         return count
     if input_format != "zip":
         raise BatchInputError("unsupported_format", f"Unknown batch format {input_format!r}.")
-    count = len(_zip_members(payload))
-    _check_count(count)
-    return count
+    members = _zip_members(payload)
+    _check_count(len(members))
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > max_unpacked:
+        raise BatchInputError(
+            "batch_too_large",
+            f"The ZIP's files add up to {unpacked:,} bytes unpacked; the limit is "
+            f"{max_unpacked:,} (BATCH_MAX_UNPACKED_BYTES).",
+        )
+    return len(members)
 
 
 def batch_items(
@@ -146,7 +160,9 @@ def _json_item(index: int, raw: object, limits: ImageLimits) -> BatchItem:
     if not isinstance(raw["image"], str):
         error = PreprocessingError("invalid_item", "image must be a base64 string or a data URL.")
         return BatchItem(index, ref, None, error)
-    return _decoded(index, ref, lambda: input_from_base64(raw["image"], limits))
+    return _decoded(
+        index, ref, lambda: input_from_base64(raw["image"], limits, keep_up_to=KEEP_ORIGINAL_BYTES)
+    )
 
 
 def _array_header(payload: bytes, input_format: str) -> tuple[int, ...]:
@@ -258,4 +274,6 @@ def _zip_item(
             None,
             PreprocessingError("too_large", f"The file is over {limits.max_bytes} bytes."),
         )
-    return _decoded(index, ref, lambda: input_from_image_bytes(data, limits))
+    return _decoded(
+        index, ref, lambda: input_from_image_bytes(data, limits, keep_up_to=KEEP_ORIGINAL_BYTES)
+    )

@@ -15,6 +15,7 @@ import numpy as np
 from recognizer.preprocessing import (
     ImageLimits,
     PreprocessingError,
+    bounded_png,
     decode_image,
     ink_from_image,
     mnist_from_ink,
@@ -27,21 +28,36 @@ _ACCEPTED_MEDIA = {"image/png", "image/jpeg", "image/jpg", "image/webp"}
 _BASE64_CHARS = re.compile(rb"^[A-Za-z0-9+/\-_]*={0,2}$")
 
 
+# What is kept of an upload bigger than its caller allows: a grey PNG of at
+# most this side (the drawing page's canvas size).
+KEPT_SIDE = 280
+
+
 @dataclass(frozen=True)
 class DigitInput:
     image28: np.ndarray  # (28, 28) float32 in [0, 1], MNIST convention
-    original: bytes  # the uploaded image bytes; empty for a pixel array
+    original: bytes  # what is kept of the upload (see input_from_image_bytes); b"" for pixels
     image_format: str  # PNG, JPEG, WEBP or pixels
 
 
-def input_from_image_bytes(data: bytes, limits: ImageLimits) -> DigitInput:
+def input_from_image_bytes(
+    data: bytes, limits: ImageLimits, *, keep_up_to: int | None = None
+) -> DigitInput:
+    """The upload as the model sees it, and what is kept of it: the bytes as
+    sent, or, when they are over `keep_up_to` bytes, a grey PNG of at most
+    KEPT_SIDE px (what a person needs to look at)."""
     image = decode_image(data, limits)
     image_format = image.format or ""
-    return DigitInput(mnist_from_ink(ink_from_image(image)), data, image_format)
+    image28 = mnist_from_ink(ink_from_image(image))
+    if keep_up_to is not None and len(data) > keep_up_to:
+        return DigitInput(image28, bounded_png(image, KEPT_SIDE), "PNG")
+    return DigitInput(image28, data, image_format)
 
 
-def input_from_base64(text: str, limits: ImageLimits) -> DigitInput:
-    return input_from_image_bytes(bytes_from_base64(text, limits), limits)
+def input_from_base64(
+    text: str, limits: ImageLimits, *, keep_up_to: int | None = None
+) -> DigitInput:
+    return input_from_image_bytes(bytes_from_base64(text, limits), limits, keep_up_to=keep_up_to)
 
 
 def input_from_pixels(pixels: object) -> DigitInput:

@@ -171,6 +171,26 @@ def _check_size(size: tuple[int, int], limits: ImageLimits) -> None:
         )
 
 
+def bounded_png(image: Image.Image, side: int) -> bytes:
+    """A decoded image as what a person needs to look at: grey, transparency
+    flattened onto white (as the drawing page shows it), at most `side` px on
+    its longer side, as PNG. Its size is bounded (at most side x side bytes
+    of pixels) whatever was uploaded."""
+    image = working_size(ImageOps.exif_transpose(image))
+    if image.mode.startswith("I"):
+        gray = (np.asarray(image, dtype=np.float32) / 257.0).astype(np.uint8)
+        image = Image.fromarray(gray)
+    elif image.has_transparency_data:
+        image = image.convert("RGBA")
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image)
+    image = image.convert("L")
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def ink_from_image(image: Image.Image) -> np.ndarray:
     """Where the ink is, whatever its polarity, as float in [0, 1] (1 = strongest ink).
 

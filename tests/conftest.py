@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from recognizer import predictor as predictor_module
 from recognizer.predictor import LoadedModel, ModelRef, load_model, reset_predictor
@@ -117,6 +118,15 @@ def train_on_worker(job: TrainingJob, queue: str, *, timeout: float = 240) -> Tr
 
     assert wait_until(finished, timeout=timeout, interval=1), f"job {job.pk} is still {job.status}"
     return job
+
+
+@pytest.fixture
+def integrator(django_user_model) -> HttpsClient:
+    """An API client with a token of its own (a user without permissions)."""
+    user = django_user_model.objects.create_user(username="integrator", password="x" * 12)
+    client = HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
+    client.user = user
+    return client
 
 
 @pytest.fixture

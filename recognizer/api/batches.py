@@ -83,7 +83,10 @@ class BatchListCreateApi(ListAPIView):
             "Up to 10,000 images: a JSON list of items, an uploaded `.npy` / `.npz` "
             "(N x 28 x 28 uint8) or a `.zip` of PNG files. Answered `202` before any "
             "inference; poll the batch, then read its results. A bad item gets its own "
-            "error in the results and does not fail the batch."
+            "error in the results and does not fail the batch. A ZIP may unpack to at most "
+            "`BATCH_MAX_UNPACKED_BYTES` (256 MiB by default; `400 batch_too_large`). Each item's "
+            "stored prediction keeps what was sent when it is at most 64 KB, otherwise a grey "
+            "PNG of it of at most 280 px."
         ),
         request={
             "application/json": BatchJsonRequestSerializer,

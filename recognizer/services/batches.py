@@ -47,7 +47,7 @@ def batch_create(
     version, store the batch and enqueue it once committed. Raises
     NoActiveModel, and BrokerUnavailable when the message cannot be sent (the
     batch is then failed, not left queued without a message)."""
-    total = batch_inspect(payload, input_format)
+    total = batch_inspect(payload, input_format, max_unpacked=settings.BATCH_MAX_UNPACKED_BYTES)
     version = active_version()
     if version is None:
         raise NoActiveModel("No model version is active.")

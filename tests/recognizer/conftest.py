@@ -1,10 +1,6 @@
 import io
 
-import pytest
 from PIL import Image, ImageDraw
-from rest_framework.authtoken.models import Token
-
-from tests.conftest import HttpsClient
 
 
 def drawing_png(
@@ -24,12 +20,3 @@ def drawing_png(
 
 ONE = [[(140, 50), (140, 230)]]
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
-
-
-@pytest.fixture
-def integrator(django_user_model) -> HttpsClient:
-    """An API client with a token of its own (a user without permissions)."""
-    user = django_user_model.objects.create_user(username="integrator", password="x" * 12)
-    client = HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
-    client.user = user
-    return client

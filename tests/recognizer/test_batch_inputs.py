@@ -59,7 +59,7 @@ def test_a_json_list_yields_each_item_with_its_ref_and_error():
     ]
     payload = json_payload(items)
 
-    assert batch_inspect(payload, "json") == 6
+    assert batch_inspect(payload, "json", max_unpacked=2**28) == 6
     results = list(batch_items(payload, "json", LIMITS))
     assert [item.ref for item in results] == ["a", "b", "c", "", "e", ""]
     assert [item.error.code if item.error else None for item in results] == [
@@ -87,7 +87,7 @@ def test_an_empty_or_oversized_batch_is_refused():
 def test_an_npy_array_yields_one_item_per_image():
     payload = npy(digits(3))
 
-    assert batch_inspect(payload, "npy") == 3
+    assert batch_inspect(payload, "npy", max_unpacked=2**28) == 3
     results = list(batch_items(payload, "npy", LIMITS))
     assert [item.index for item in results] == [0, 1, 2]
     assert all(item.digit_input.image_format == "pixels" for item in results)
@@ -96,7 +96,7 @@ def test_an_npy_array_yields_one_item_per_image():
 def test_an_npz_with_one_array_is_read():
     payload = npz(images=digits(4))
 
-    assert batch_inspect(payload, "npz") == 4
+    assert batch_inspect(payload, "npz", max_unpacked=2**28) == 4
     assert len(list(batch_items(payload, "npz", LIMITS))) == 4
 
 
@@ -114,14 +114,14 @@ def test_an_npz_with_one_array_is_read():
 )
 def test_a_wrong_npy_is_refused_without_unpickling(payload, message):
     with pytest.raises(BatchInputError, match=message) as refused:
-        batch_inspect(payload, "npy")
+        batch_inspect(payload, "npy", max_unpacked=2**28)
 
     assert refused.value.code == "invalid_array"
 
 
 def test_an_npz_with_two_arrays_is_refused():
     with pytest.raises(BatchInputError, match="exactly one array"):
-        batch_inspect(npz(a=digits(1), b=digits(1)), "npz")
+        batch_inspect(npz(a=digits(1), b=digits(1)), "npz", max_unpacked=2**28)
 
 
 def test_a_zip_of_pngs_yields_items_named_by_file_with_per_file_errors():
@@ -135,7 +135,7 @@ def test_a_zip_of_pngs_yields_items_named_by_file_with_per_file_errors():
         }
     )
 
-    assert batch_inspect(payload, "zip") == 5
+    assert batch_inspect(payload, "zip", max_unpacked=2**28) == 5
     results = list(batch_items(payload, "zip", LIMITS))
     assert [item.ref for item in results][:2] == ["one.png", "seven.png"]
     assert [item.error.code if item.error else None for item in results] == [
@@ -167,7 +167,7 @@ def test_a_zip_whose_member_lies_about_its_size_is_read_with_a_cap():
 
 def test_a_broken_zip_is_refused():
     with pytest.raises(BatchInputError) as refused:
-        batch_inspect(b"PK\x03\x04 broken", "zip")
+        batch_inspect(b"PK\x03\x04 broken", "zip", max_unpacked=2**28)
 
     assert refused.value.code == "invalid_zip"
 
