@@ -86,7 +86,13 @@ MIXGEN_OPTIONS = [
     "addresses",
     "seed",
 ]
-THROTTLE_VARS = ("THROTTLE_ANON_RATE", "THROTTLE_USER_RATE", "THROTTLE_PREVIEW_RATE")
+THROTTLE_VARS = (
+    "THROTTLE_ANON_RATE",
+    "THROTTLE_USER_RATE",
+    "THROTTLE_PREVIEW_RATE",
+    "THROTTLE_SESSION_RATE",  # every visitor comes from one address unless --addresses
+    "THROTTLE_TOKEN_FAILURE_RATE",
+)
 
 
 @dataclass(frozen=True)
