@@ -24,6 +24,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
     scope = "token_failures"
 
     def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        words = authentication.get_authorization_header(request).split()
+        if not words or words[0].lower() != self.keyword.lower().encode():
+            return None  # no token: nothing to count, and no cache round trip
         rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
         address = client_address(request)
         within, wait = window_used(self.scope, address, rate)
