@@ -696,7 +696,7 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     from django.urls import resolve
     from rest_framework import renderers, request, serializers
 
-    from mnistsite.api import access
+    from mnistsite import rate_windows
     from recognizer import inputs
     from recognizer.predictor import Predictor, predictor
 
@@ -721,7 +721,7 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     stages = [
         (view, "perform_authentication", "authentication", True),
         (view, "check_throttles", "throttles (anon + user)", True),
-        (access, "_count_in_window", "  the window counter (Redis)", False),
+        (rate_windows, "_count_in_window", "  the window counter (Redis)", False),
         (request.Request, "_parse", "parse the JSON body", True),
         (serializers.Serializer, "is_valid", "validate query and body (serializers)", True),
         (api, "digit_input_from", "image -> 28x28", True),
