@@ -79,26 +79,19 @@ def test_a_big_item_is_kept_as_a_small_grey_png_and_a_small_one_as_sent(integrat
 # holding 256 MiB unpacked, as 4.8 MB PNGs (the report's attack), every item
 # decoded and kept in memory for two chunks at a time, as the worker does.
 _MEASURE = """
-import io, json, sys
+import json, sys
 from pathlib import Path
 from recognizer.batch_inputs import batch_items
 from recognizer.preprocessing import ImageLimits
-
-def status_kib(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
+from tests.peak_memory import peak_growth
 
 payload = Path(sys.argv[1]).read_bytes()
-Path("/proc/self/clear_refs").write_text("5")
-before = status_kib("VmRSS")
 held, kept = [], 0
-for item in batch_items(payload, "zip", ImageLimits()):
-    held = (held + [item])[-2000:]  # two chunks of 1,000, as the worker holds them
-    kept += len(item.digit_input.original)
-peak = status_kib("VmHWM")
-growth = (peak - before) / 1024
-print(json.dumps({"items": len(held), "kept_bytes": kept, "peak_growth_mib": growth}))
+with peak_growth() as measured:
+    for item in batch_items(payload, "zip", ImageLimits()):
+        held = (held + [item])[-2000:]  # two chunks of 1,000, as the worker holds them
+        kept += len(item.digit_input.original)
+print(json.dumps({"items": len(held), "kept_bytes": kept, "peak_growth_mib": measured["mib"]}))
 """
 
 
@@ -129,7 +122,7 @@ def test_the_worst_zip_the_limits_allow_is_read_in_bounded_memory(tmp_path, shap
         f"{len(big) / 1024:,.0f} KB, {archive.stat().st_size / 1024:,.0f} KB zipped)",
         command="make test ARGS='tests/security/test_batch_caps.py'",
         outcome=f"peak resident memory grew {measured['peak_growth_mib']:.0f} MiB; the items keep "
-        f"{measured['kept_bytes'] / 2**20:,.1f} MiB in all (as sent up to 64 KB, else grey PNGs "
+        f"{measured['kept_bytes'] / 1024:,.0f} KB in all (as sent up to 64 KB, else grey PNGs "
         f"of 280 px), of {members * len(big) / 2**20:,.0f} MiB sent",
         items=members,
         peak_growth_mib=round(measured["peak_growth_mib"], 1),

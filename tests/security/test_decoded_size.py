@@ -69,24 +69,18 @@ def test_a_large_jpeg_is_decoded_reduced():
 
 # The worst single image the limits allow: 32 MiB decoded (a 2896x2896 RGBA
 # drawing), through the site's whole preprocessing, in a fresh process whose
-# peak resident memory (Linux's VmHWM, reset once the modules are imported
+# peak resident memory (tests/peak_memory.py, once the modules are imported
 # and the upload read) is compared with its resident memory then.
 _MEASURE = """
 import json, sys
 from pathlib import Path
 from recognizer.preprocessing import preprocess_image_bytes
-
-def status_kib(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
+from tests.peak_memory import peak_growth
 
 data = Path(sys.argv[1]).read_bytes()
-Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from here
-before = status_kib("VmRSS")
-digit = preprocess_image_bytes(data)
-peak = status_kib("VmHWM")
-print(json.dumps({"bytes": len(data), "peak_growth_mib": (peak - before) / 1024,
+with peak_growth() as measured:
+    digit = preprocess_image_bytes(data)
+print(json.dumps({"bytes": len(data), "peak_growth_mib": measured["mib"],
                   "ink_pixels": int((digit > 0.5).sum())}))
 """
 

@@ -1,0 +1,25 @@
+"""How much a piece of work grows a process's resident memory at its peak
+(Linux): the high-water mark (VmHWM) is reset when the work starts and
+compared with the resident memory then. Used by tests that run the work in a
+fresh process of their own (`python -c`), so nothing else shares the peak."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+@contextmanager
+def peak_growth() -> Iterator[dict[str, float]]:
+    """`with peak_growth() as measured: ...`; then measured["mib"]."""
+    measured: dict[str, float] = {}
+    Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again here
+    before = _status_kib("VmRSS")
+    yield measured
+    measured["mib"] = (_status_kib("VmHWM") - before) / 1024
