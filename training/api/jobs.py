@@ -1,5 +1,6 @@
-"""Training jobs over the API (staff only): start one from a preset or explicit
-parameters, follow its progress and per-epoch metrics, cancel it."""
+"""Training jobs over the API, for users with the admin's permissions on
+them (view, add, change): start one from a preset or explicit parameters,
+follow its progress and per-epoch metrics, cancel it."""
 
 from typing import Any
 

@@ -1,5 +1,5 @@
 """Model versions over the API: their metrics and live accuracy, and
-activation (staff)."""
+activation (with training.change_modelversion)."""
 
 from typing import Any
 
