@@ -23,13 +23,11 @@ cache (throttle counters) is Redis db 5 (flushed), the broker Redis db 4.
 file cache under a temporary DJANGO_VAR_DIR, no Redis).
 
 Anonymous clients (default) go through both throttles (anon and user scope,
-one Redis get and set each) with THROTTLE_ANON_RATE and THROTTLE_USER_RATE at
---throttle-rate, by default 1000000/sec: never refused, and since DRF keeps
-one timestamp per request of the rate's period in the cache, a one-second
-period keeps that list as short as a real visitor's (120 at 120/min), where
-"100000000/min" makes it grow to a minute of the whole benchmark's requests
-(all from one address). `--client staff` sends a staff user's token instead
-(no throttle runs; the token costs a query).
+one atomic Redis increment each, mnistsite/rate_windows.py) with
+THROTTLE_ANON_RATE and THROTTLE_USER_RATE at --throttle-rate, by default
+1000000/sec: never refused. `--client staff` sends a staff user's token
+instead (no throttle runs; the token costs a query and a read of the
+token-failure count).
 
 The machine may be shared: each level reports the CPU that other processes
 used meanwhile ("others"); `--quiet-wait S` waits for the machine to idle

@@ -37,7 +37,6 @@ MAX_REF_LENGTH = 200
 # PNG (recognizer/inputs.py): a worker holds two chunks of items in memory and
 # every item becomes a stored submission, so neither may grow with the upload.
 KEEP_ORIGINAL_BYTES = 64 * 1024
-FORMATS = ("json", "npy", "npz", "zip")
 # What numpy and zipfile raise on malformed containers besides their own
 # errors: a header that is not Python (SyntaxError, tokenize.TokenError), a
 # broken deflate stream (zlib.error), an unknown ZIP version or compression

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from training.api.jobs import TrainingJobCancelApi, TrainingJobDetailApi, TrainingJobListCreateApi
-from training.api.models import (
+from training.api.versions import (
     ModelVersionActivateApi,
     ModelVersionDetailApi,
     ModelVersionListApi,
