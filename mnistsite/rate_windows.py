@@ -30,32 +30,32 @@ logger = logging.getLogger(__name__)
 def window_hit(scope: str, identity: str, rate: str) -> tuple[bool, float]:
     """Count one more of `identity`'s requests against `rate` ("120/min");
     (within the rate, seconds until the window turns)."""
+    return _window(scope, identity, rate, count=True)
+
+
+def window_used(scope: str, identity: str, rate: str) -> tuple[bool, float]:
+    """Like window_hit, without counting: whether one more request would
+    still be within the rate, and seconds until the window turns."""
+    return _window(scope, identity, rate, count=False)
+
+
+def _window(scope: str, identity: str, rate: str, *, count: bool) -> tuple[bool, float]:
     limit, seconds = parse_rate(rate)
     now = time.time()
     key = f"throttle:{scope}:{identity}:{int(now // seconds)}"
     try:
-        used = _count_in_window(key, seconds)
+        # Counted, this request is one of `used`; read, it would be one more.
+        used = _count_in_window(key, seconds) if count else _read_window(key) + 1
     except Exception as exc:  # any cache failure: fail open, loudly
         logger.warning("throttle %s: cache unavailable (%s); request allowed", scope, repr(exc))
         return True, 0.0
     return used <= limit, seconds - (now % seconds)
 
 
-def window_used(scope: str, identity: str, rate: str) -> tuple[bool, float]:
-    """Like window_hit, without counting: whether `identity` is still within
-    the rate, and seconds until the window turns."""
-    limit, seconds = parse_rate(rate)
-    now = time.time()
-    key = f"throttle:{scope}:{identity}:{int(now // seconds)}"
-    try:
-        if settings.REDIS_URL:
-            used = int(_redis().get(_redis_key(key)) or 0)
-        else:
-            used = int(cache.get(key, 0))
-    except Exception as exc:
-        logger.warning("throttle %s: cache unavailable (%s); request allowed", scope, repr(exc))
-        return True, 0.0
-    return used < limit, seconds - (now % seconds)
+def _read_window(key: str) -> int:
+    if settings.REDIS_URL:
+        return int(_redis().get(_redis_key(key)) or 0)
+    return int(cache.get(key, 0))
 
 
 def _redis_key(key: str) -> str:

@@ -171,24 +171,31 @@ def _check_size(size: tuple[int, int], limits: ImageLimits) -> None:
         )
 
 
-def bounded_png(image: Image.Image, side: int) -> bytes:
-    """A decoded image as what a person needs to look at: grey, transparency
-    flattened onto white (as the drawing page shows it), at most `side` px on
-    its longer side, as PNG. Its size is bounded (at most side x side bytes
-    of pixels) whatever was uploaded."""
-    image = working_size(ImageOps.exif_transpose(image))
-    if image.mode.startswith("I"):
-        gray = (np.asarray(image, dtype=np.float32) / 257.0).astype(np.uint8)
-        image = Image.fromarray(gray)
-    elif image.has_transparency_data:
-        image = image.convert("RGBA")
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image)
-    image = image.convert("L")
-    image.thumbnail((side, side))
+def as_shown(image: Image.Image, side: int) -> Image.Image:
+    """A decoded image as a person should see it: upright, transparency
+    flattened onto white (as the drawing page shows it), 16-bit grey brought
+    to 8 bits, in RGB, at most `side` px on its longer side."""
+    image = working_size(image)
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I"):  # 16-bit grey: Pillow's "L" conversion would clip
+        image = Image.fromarray((np.asarray(image, dtype=np.float32) / 257.0).astype(np.uint8))
+    image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+    image.thumbnail((side, side))  # resamples RGBA premultiplied: no dark fringes
+    if image.mode == "RGBA":
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+    return image.convert("RGB")
+
+
+def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", optimize=True)
+    image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def bounded_png(image: Image.Image, side: int) -> bytes:
+    """What is kept of a large upload: a grey PNG of it as shown, at most
+    `side` px, so its size is bounded whatever was uploaded."""
+    return png_bytes(as_shown(image, side).convert("L"))
 
 
 def ink_from_image(image: Image.Image) -> np.ndarray:

@@ -91,9 +91,6 @@ class _FixedWindowThrottle(throttling.BaseThrottle):
 
     scope = ""
 
-    def get_ident(self, request: Any) -> str:
-        return client_address(request)
-
     def identity(self, request: Any) -> str | None:
         """Who is counted; None when this throttle does not apply."""
         raise NotImplementedError

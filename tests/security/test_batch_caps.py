@@ -3,9 +3,6 @@ unpacked total is capped when the batch is created, and an item keeps its
 upload only when it is small, else a small grey PNG of it."""
 
 import io
-import json
-import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -14,8 +11,8 @@ from PIL import Image, ImageDraw
 from recognizer.batch_inputs import KEEP_ORIGINAL_BYTES
 from recognizer.models import InferenceBatch, Submission
 from recognizer.services.batches import batch_run
-from tests.conftest import ROOT
 from tests.figures import record
+from tests.peak_memory import run_fresh
 
 URL = "/api/v1/batches/"
 
@@ -106,12 +103,7 @@ def test_the_worst_zip_the_limits_allow_is_read_in_bounded_memory(tmp_path, shap
     archive = tmp_path / "worst.zip"
     archive.write_bytes(zip_upload({f"{n}.png": big for n in range(members)}).getvalue())
 
-    result = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(archive)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_fresh(_MEASURE, str(archive), timeout=300)
 
     assert measured["items"] == min(members, 2000)
     assert measured["kept_bytes"] <= members * min(len(big), 64 * 1024)

@@ -3,10 +3,7 @@ from the header before decoding, JPEGs decode reduced, and large images are
 brought down to the working size before any float copy."""
 
 import io
-import json
 import struct
-import subprocess
-import sys
 import zlib
 
 import pytest
@@ -14,8 +11,9 @@ from PIL import Image, ImageDraw
 
 from recognizer.models import Submission
 from recognizer.preprocessing import ImageLimits, PreprocessingError, decode_image
-from tests.conftest import ROOT, HttpsClient
+from tests.conftest import HttpsClient
 from tests.figures import record
+from tests.peak_memory import run_fresh
 
 
 def png_16bit_rgba(width: int, height: int) -> bytes:
@@ -91,12 +89,7 @@ def test_the_worst_allowed_single_image_costs_a_bounded_amount_of_memory(tmp_pat
     upload = tmp_path / "worst.png"
     image.save(upload, "PNG", compress_level=1)
 
-    result = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(upload)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = run_fresh(_MEASURE, str(upload), timeout=120)
 
     # The decoded image (32 MiB) plus the 1024 px working copy and its floats
     # (69 MiB measured here; 294 MiB before the limit and the working size).

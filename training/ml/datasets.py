@@ -115,7 +115,7 @@ def fetch_mnist(
     except NoSourceWorked as exc:
         raise MnistUnavailable(
             "MNIST could not be fetched from any source:\n"
-            + "".join(f"  - {failure}\n" for failure in exc.failures)
+            + exc.bulleted()
             + "Set MNIST_DIR to a folder holding the four MNIST IDX files (gzipped or not) "
             "or mnist.npz (or let this machine reach one of the sources above), then run "
             "`python manage.py fetch_mnist` or start the training job again."

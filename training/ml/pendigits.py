@@ -153,7 +153,7 @@ def fetch_pendigits(
     except NoSourceWorked as exc:
         raise PendigitsUnavailable(
             "The pen-drawn digits could not be fetched from any source:\n"
-            + "".join(f"  - {failure}\n" for failure in exc.failures)
+            + exc.bulleted()
             + f"Set PENDIGITS_DIR to a folder holding {FILE_NAME} (or .gz, or .Z, or UCI's "
             "zip of the data set)."
         ) from None

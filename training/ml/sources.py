@@ -39,6 +39,10 @@ class NoSourceWorked(Exception):
         super().__init__("; ".join(failures))
         self.failures = failures
 
+    def bulleted(self) -> str:
+        """One "  - ..." line per failed source, for a message that goes on."""
+        return "".join(f"  - {failure}\n" for failure in self.failures)
+
 
 def first_verified(
     sources: dict[str, Callable[[], T]], *, log: Callable[[str], None]
