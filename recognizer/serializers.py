@@ -44,7 +44,7 @@ class ImageInputField(serializers.Field):
 
 @extend_schema_field(PIXELS_SCHEMA)
 class PixelsField(serializers.JSONField):
-    """Checked cell by cell by recognizer.preprocessing.pixels_to_mnist, whose
+    """Checked cell by cell by recognizer.imaging.mnist.pixels_to_mnist, whose
     messages say which row is wrong."""
 
 

@@ -12,11 +12,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from recognizer.admin.common import _image, _integer, _percent, _search_ids
+from recognizer.admin.thumbnails import seen_png, thumbnail_png
+from recognizer.imaging.decoding import PreprocessingError
 from recognizer.models import Submission
-from recognizer.preprocessing import PreprocessingError
 from recognizer.selectors import submission_images, submissions_filtered
 from recognizer.services import submissions_exclude_from_training, submissions_relabel
-from recognizer.thumbnails import seen_png, thumbnail_png
 
 THUMBNAIL = 96  # px, the largest side of a drawing's thumbnail
 LARGE = 280  # px, the drawing on the detail page (the size of the drawing canvas)

@@ -36,7 +36,7 @@ from mnistsite.api.errors import (
 from mnistsite.api.schema import error_responses
 from mnistsite.queueing import BrokerUnavailable
 from recognizer.api.predictions import model_unavailable
-from recognizer.batch_inputs import BatchInputError, json_payload
+from recognizer.imaging.containers import BatchInputError, json_payload
 from recognizer.models import BatchResult, InferenceBatch
 from recognizer.predictor import NoActiveModel
 from recognizer.selectors import batches_visible_to

@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 from mnistsite.api.access import AnonThrottle, IsStaffOrToken, PreviewThrottle, UserThrottle
 from mnistsite.api.errors import ApiError, PayloadTooLarge, enforce_body_limit
 from mnistsite.api.schema import error_responses
-from recognizer.inputs import (
+from recognizer.imaging.decoding import ImageLimits, PreprocessingError
+from recognizer.imaging.inputs import (
     DigitInput,
     input_from_base64,
     input_from_image_bytes,
@@ -29,7 +30,6 @@ from recognizer.predictor import (
     model_for_version,
     model_ref_for_version,
 )
-from recognizer.preprocessing import ImageLimits, PreprocessingError
 from recognizer.selectors import (
     submission_feedback_allowed,
     submissions_filtered,

@@ -19,10 +19,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mnistsite.queueing import BrokerUnavailable, enqueue
-from recognizer.batch_inputs import BatchItem, batch_inspect, batch_items
+from recognizer.imaging.containers import BatchItem, batch_inspect, batch_items
+from recognizer.imaging.decoding import ImageLimits
 from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
 from recognizer.predictor import LoadedModel, ModelRef, NoActiveModel, model_for_version
-from recognizer.preprocessing import ImageLimits
 from recognizer.services.fast_insert import insert_rows
 from recognizer.services.predictions import Prediction, prediction_from_probabilities
 from training.ml.mnist_style import to_uint8

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from recognizer.inputs import DigitInput
+from recognizer.imaging.inputs import DigitInput
 from recognizer.models import Submission, SubmissionSource, session_hash
 from recognizer.predictor import LoadedModel, predictor
 from training.ml.mnist_style import to_uint8

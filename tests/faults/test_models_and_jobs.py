@@ -31,8 +31,8 @@ def spare_version(site: Site) -> int:
 def _probabilities_by_version(site: Site, versions, bodies: list[dict]) -> dict[int, np.ndarray]:
     """What each version answers for each body, computed here, independently
     of the site: the same preprocessing, each artifact loaded from its file."""
-    from recognizer.inputs import input_from_base64
-    from recognizer.preprocessing import ImageLimits
+    from recognizer.imaging.decoding import ImageLimits
+    from recognizer.imaging.inputs import input_from_base64
     from training.ml.artifacts import artifact_load
 
     images = np.stack(

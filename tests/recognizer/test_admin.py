@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from recognizer.admin.thumbnails import thumbnail_png
 from recognizer.models import BatchResult, InferenceBatch, Submission
 from recognizer.services import submission_feedback, submissions_relabel
-from recognizer.thumbnails import thumbnail_png
 from tests.conftest import HttpsClient
 from tests.recognizer.conftest import ONE, SEVEN, drawing_png
 from training.models import LabelledSample, ModelVersion

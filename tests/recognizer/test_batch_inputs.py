@@ -7,14 +7,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from recognizer.batch_inputs import (
+from recognizer.imaging.containers import (
     MAX_ITEMS,
     BatchInputError,
     batch_inspect,
     batch_items,
     json_payload,
 )
-from recognizer.preprocessing import ImageLimits
+from recognizer.imaging.decoding import ImageLimits
 from tests.recognizer.conftest import ONE, SEVEN, drawing_png
 
 LIMITS = ImageLimits()

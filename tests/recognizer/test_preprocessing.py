@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
-from recognizer.preprocessing import (
-    ImageLimits,
-    PreprocessingError,
-    decode_image,
+from recognizer.imaging.decoding import ImageLimits, PreprocessingError, decode_image
+from recognizer.imaging.mnist import (
     ink_from_image,
     mnist_from_ink,
     pixels_to_mnist,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recognizer.usps import load_usps, usps_as_mnist
 from training.ml.mnist_style import BOX, CENTRE
+from training.ml.usps import load_usps, usps_as_mnist
 
 USPS_TEST = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "usps" / "zip.test.gz"
 CLASS_COUNTS = [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]

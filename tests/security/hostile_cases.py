@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from recognizer.batch_inputs import MAX_ITEMS
+from recognizer.imaging.containers import MAX_ITEMS
 from tests.recognizer.conftest import ONE, drawing_png
 from tests.recognizer.test_batches import BAD_BATCHES
 from tests.recognizer.test_prediction_api_rejects import JSON_CASES, RAW_CASES

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from PIL import Image, ImageDraw
 
-from recognizer.batch_inputs import KEEP_ORIGINAL_BYTES
+from recognizer.imaging.containers import KEEP_ORIGINAL_BYTES
 from recognizer.models import InferenceBatch, Submission
 from recognizer.services.batches import batch_run
 from tests.figures import record
@@ -78,8 +78,8 @@ def test_a_big_item_is_kept_as_a_small_grey_png_and_a_small_one_as_sent(integrat
 _MEASURE = """
 import json, sys
 from pathlib import Path
-from recognizer.batch_inputs import batch_items
-from recognizer.preprocessing import ImageLimits
+from recognizer.imaging.containers import batch_items
+from recognizer.imaging.decoding import ImageLimits
 from tests.peak_memory import peak_growth
 
 payload = Path(sys.argv[1]).read_bytes()

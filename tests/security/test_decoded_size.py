@@ -9,8 +9,8 @@ import zlib
 import pytest
 from PIL import Image, ImageDraw
 
+from recognizer.imaging.decoding import ImageLimits, PreprocessingError, decode_image
 from recognizer.models import Submission
-from recognizer.preprocessing import ImageLimits, PreprocessingError, decode_image
 from tests.conftest import HttpsClient
 from tests.figures import record
 from tests.peak_memory import run_fresh
@@ -72,7 +72,7 @@ def test_a_large_jpeg_is_decoded_reduced():
 _MEASURE = """
 import json, sys
 from pathlib import Path
-from recognizer.preprocessing import preprocess_image_bytes
+from recognizer.imaging.mnist import preprocess_image_bytes
 from tests.peak_memory import peak_growth
 
 data = Path(sys.argv[1]).read_bytes()

@@ -2,7 +2,6 @@
 files, so sources that should verify are built from the real MNIST, fetched
 once per session into the shared cache (instant when already there)."""
 
-import ast
 import contextlib
 import functools
 import gzip
@@ -21,7 +20,6 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from training.ml import datasets
 from training.ml.datasets import (
     MNIST_SHA256,
     MnistNotCached,
@@ -352,14 +350,3 @@ def test_failed_atomic_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path
 
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["file.bin"]
-
-
-def test_ml_data_modules_import_no_django():
-    for module in ("datasets.py", "files.py"):
-        tree = ast.parse(Path(datasets.__file__).with_name(module).read_text())
-        imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                    for alias in node.names]  # fmt: skip
-        imported += [
-            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-        ]
-        assert not [name for name in imported if name.split(".")[0] == "django"], module

@@ -2,7 +2,7 @@
 convention. No Django.
 
 It lives in `training` because it is the contract between the two apps: the
-site's preprocessing (recognizer/preprocessing.py) turns an uploaded drawing
+site's preprocessing (recognizer/imaging/) turns an uploaded drawing
 into ink and then calls this, and training renders pen-drawn digits to ink and
 calls the same function, so both see exactly the same 28x28 images.
 

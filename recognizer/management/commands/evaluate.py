@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
-from recognizer.usps import usps_as_mnist
 from training.management.base import ModelVersionCommand
 from training.ml.artifacts import ArtifactError, artifact_load
 from training.ml.datasets import MnistNotCached, load_mnist
@@ -23,6 +22,7 @@ from training.ml.pendigits import (
     PendigitsUnavailable,
     read_pendigits,
 )
+from training.ml.usps import usps_as_mnist
 from training.models import ModelVersion
 from training.reports import confusion_table, per_class_table
 from training.selectors import active_version

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recognizer.preprocessing import preprocess_image_bytes
+from recognizer.imaging.mnist import preprocess_image_bytes
 from training.ml.mnist_style import to_uint8
 from training.ml.pen_canvas import (
     AS_DRAWN,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognizer.preprocessing import mnist_from_ink
+from training.ml.mnist_style import mnist_from_ink
 
 USPS_TEST_SHA256 = "8dacc3c6e136af6c3488de9e5113a7daf140c8c2f1f0b61c54ee02f03f1a962f"
 SIDE = 16

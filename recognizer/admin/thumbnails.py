@@ -4,7 +4,8 @@ Uploads are decoded with the same checks as the prediction API."""
 from django.conf import settings
 from PIL import Image
 
-from recognizer.preprocessing import ImageLimits, as_shown, decode_image, png_bytes
+from recognizer.imaging.decoding import ImageLimits, decode_image
+from recognizer.imaging.shown import as_shown, png_bytes
 
 SEEN_SCALE = 2  # the 28x28 is served at 56x56, nearest neighbour
 

@@ -22,19 +22,19 @@ from typing import BinaryIO
 
 import numpy as np
 
-from recognizer.inputs import (
+from recognizer.imaging.decoding import ImageLimits, PreprocessingError
+from recognizer.imaging.inputs import (
     DigitInput,
     input_from_base64,
     input_from_image_bytes,
     input_from_pixels,
     input_from_uint8_image,
 )
-from recognizer.preprocessing import ImageLimits, PreprocessingError
 
 MAX_ITEMS = 10_000
 MAX_REF_LENGTH = 200
 # A batch item's upload is kept as sent up to this size, else as a small grey
-# PNG (recognizer/inputs.py): a worker holds two chunks of items in memory and
+# PNG (imaging/inputs.py): a worker holds two chunks of items in memory and
 # every item becomes a stored submission, so neither may grow with the upload.
 KEEP_ORIGINAL_BYTES = 64 * 1024
 # What numpy and zipfile raise on malformed containers besides their own

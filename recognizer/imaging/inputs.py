@@ -5,28 +5,18 @@ Shared by single predictions and batch items. No Django here: errors are
 400 answers.
 """
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from recognizer.preprocessing import (
+from recognizer.imaging.decoding import (
     ImageLimits,
     PreprocessingError,
-    bounded_png,
+    bytes_from_base64,
     decode_image,
-    ink_from_image,
-    mnist_from_ink,
-    pixels_to_mnist,
 )
-
-# data:[<media type>][;base64],<data>
-_DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,", re.I)
-_ACCEPTED_MEDIA = {"image/png", "image/jpeg", "image/jpg", "image/webp"}
-_BASE64_CHARS = re.compile(rb"^[A-Za-z0-9+/\-_]*={0,2}$")
-
+from recognizer.imaging.mnist import ink_from_image, mnist_from_ink, pixels_to_mnist
+from recognizer.imaging.shown import bounded_png
 
 # What is kept of an upload bigger than its caller allows: a grey PNG of at
 # most this side (the drawing page's canvas size).
@@ -75,40 +65,3 @@ def _from_mnist_image(image28: np.ndarray) -> DigitInput:
     if not image28.any():
         raise PreprocessingError("no_ink", "The pixel array is all black: there is no digit.")
     return DigitInput(image28, b"", "pixels")
-
-
-def bytes_from_base64(text: str, limits: ImageLimits) -> bytes:
-    """Plain base64 (standard or URL-safe alphabet) or a data: URL."""
-    match = _DATA_URL.match(text)
-    if match:
-        media = (match.group("media") or "").lower()
-        if media and media not in _ACCEPTED_MEDIA:
-            raise PreprocessingError(
-                "unsupported_format",
-                f"A data URL of type {media} is not accepted; send image/png, jpeg or webp.",
-            )
-        text = text[match.end() :]
-    elif text[:5].lower() == "data:":
-        raise PreprocessingError(
-            "invalid_base64", "A data URL must look like data:image/png;base64,<data>."
-        )
-    # Refuse before decoding: base64 is 4/3 the size of what it holds.
-    if len(text) > (limits.max_bytes * 4) // 3 + 4:
-        raise PreprocessingError(
-            "too_large", f"The encoded image is over the limit of {limits.max_bytes} bytes."
-        )
-    raw = "".join(text.split()).encode("ascii", errors="replace")
-    if not raw:
-        raise PreprocessingError("invalid_base64", "The image is empty.")
-    if not _BASE64_CHARS.match(raw):
-        raise PreprocessingError(
-            "invalid_base64", "The image is not valid base64 (unexpected characters)."
-        )
-    raw = raw.replace(b"-", b"+").replace(b"_", b"/")
-    raw += b"=" * (-len(raw) % 4)
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PreprocessingError(
-            "invalid_base64", f"The image is not valid base64: {exc}."
-        ) from exc
