@@ -11,7 +11,7 @@ How far is a digit drawn on the page from MNIST? Each of N MNIST test digits
    height, no wider than 90 % of it) at a random position on the 280x280 pad;
 3. replay them in headless Chromium through static/js/ink.js, the page's own
    drawing code and pen width, and export PNGs with canvas.toDataURL;
-4. preprocess the PNGs as the API does (recognizer.preprocessing) and classify
+4. preprocess the PNGs as the API does (recognizer.imaging) and classify
    them with the bundled model, next to the same digits fed to it directly.
 
 Prints a markdown table of accuracy per digit. Needs the MNIST cache
@@ -274,7 +274,8 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from recognizer.preprocessing import PreprocessingError, preprocess_image_bytes
+    from recognizer.imaging.decoding import PreprocessingError
+    from recognizer.imaging.mnist import preprocess_image_bytes
     from training.ml.artifacts import artifact_load
     from training.ml.datasets import load_mnist
 

@@ -49,12 +49,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from recognizer.usps import usps_as_mnist
     from training.ml.datasets import load_mnist, split_validation
     from training.ml.evaluation import evaluate_model
     from training.ml.fit import FitConfig, fit
     from training.ml.pen_canvas import TRAINING_VARIATION, Variation, render_digits
     from training.ml.pendigits import canvas_score, read_pendigits
+    from training.ml.usps import usps_as_mnist
 
     defaults = TRAINING_VARIATION
     variation = Variation(

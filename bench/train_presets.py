@@ -68,7 +68,7 @@ def main() -> None:
         fetch_mnist(settings.MNIST_CACHE_DIR, log=lambda message: None)
     usps = None
     if args.usps.is_file():
-        from recognizer.usps import usps_as_mnist
+        from training.ml.usps import usps_as_mnist
 
         usps = usps_as_mnist(args.usps)
     else:

@@ -49,7 +49,7 @@ def slopes(images: np.ndarray) -> np.ndarray:
 def at_usps_resolution(images: np.ndarray, side: int = 16) -> np.ndarray:
     """MNIST uint8 digits cropped, shrunk (area averaging) so the longer side
     is `side` px, then through the site's preprocessing for drawings."""
-    from recognizer.preprocessing import mnist_from_ink
+    from recognizer.imaging.mnist import mnist_from_ink
 
     out = []
     for image in images:
@@ -75,9 +75,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from recognizer.usps import usps_as_mnist
     from training.ml.artifacts import artifact_load
     from training.ml.datasets import load_mnist
+    from training.ml.usps import usps_as_mnist
 
     metadata = json.loads((BUNDLE / "metadata.json").read_text())
     model = artifact_load(BUNDLE / metadata["file"], metadata["sha256"])
