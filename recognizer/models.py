@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from training.models import JobStatus, LabelledSample, ModelVersion
+from mnistsite.queued_work import JobStatus, QueuedWork
+from training.models import LabelledSample, ModelVersion
 
 
 def session_hash(session_key: str | None) -> str:
@@ -102,24 +103,14 @@ class Submission(models.Model):
         return None if self.feedback_label is None else self.feedback_label == self.digit
 
 
-class InferenceBatch(models.Model):
+class InferenceBatch(QueuedWork):
     """Many images recognised by a worker (queue `inference`) with the model
-    version that was active when the batch was created.
+    version that was active when the batch was created (the life of
+    QueuedWork; a batch whose worker died resumes where it stopped)."""
 
-    queued -> running -> succeeded | failed | cancelled, as a training job.
-    """
-
-    Status = JobStatus
-    FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inference_batches"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="inference_batches"
     )
@@ -131,23 +122,18 @@ class InferenceBatch(models.Model):
     processed = models.PositiveIntegerField(default=0)
     failed_items = models.PositiveIntegerField(default=0)
     images_per_second = models.FloatField(null=True, blank=True)
-    celery_task_id = models.CharField(max_length=64, blank=True)
     # Deliveries that started work: more than one means a worker died and the
     # batch was resumed where it stopped.
     attempts = models.PositiveSmallIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
     callback_url = models.URLField(max_length=500, blank=True)
     callback_status = models.CharField(
         max_length=16, blank=True, help_text="pending, delivered or failed; empty without a URL"
     )
 
-    class Meta:
+    class Meta(QueuedWork.Meta):
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=JobStatus.values), name="inference_batch_status_valid"
-            ),
+            *QueuedWork.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(processed__lte=F("total")), name="inference_batch_processed_le_total"
             ),
@@ -156,7 +142,6 @@ class InferenceBatch(models.Model):
                 name="inference_batch_total_1_10000",
             ),
         ]
-        indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self) -> str:
         return f"Batch {self.pk} ({self.status}, {self.processed}/{self.total})"

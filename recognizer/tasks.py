@@ -9,6 +9,7 @@ from django.conf import settings
 
 from recognizer.callbacks import CallbackRefused, callback_post
 from recognizer.models import InferenceBatch
+from recognizer.serializers import BatchSerializer
 from recognizer.services.batches import batch_callback_record, batch_run, batches_resume_stale
 
 logger = logging.getLogger(__name__)
@@ -29,14 +30,35 @@ def resume_stale_batches_task() -> tuple[int, int]:
     )
 
 
-@shared_task(bind=True, name="recognizer.tasks.batch_callback_task")
-def batch_callback_task(self: Task, batch_id: int) -> bool:
-    """POST the finished batch to its callback_url. Retried with a growing
-    delay (the worker is free in between); given up after
-    BATCH_CALLBACK_MAX_RETRIES, which the batch records. A URL whose host is
-    not public (unless BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS) is failed at once."""
-    from recognizer.serializers import BatchSerializer
+class NotDelivered(Exception):
+    """The callback's receiver did not answer with a 2xx: worth trying again."""
 
+
+class CallbackDelivery(Task):
+    """Retries read their limit from the settings when they happen, and a
+    delivery that ends in failure is recorded on the batch."""
+
+    @property
+    def max_retries(self) -> int:
+        return settings.BATCH_CALLBACK_MAX_RETRIES
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        batch_callback_record(batch_id=args[0], delivered=False)
+
+
+@shared_task(
+    base=CallbackDelivery,
+    name="recognizer.tasks.batch_callback_task",
+    autoretry_for=(NotDelivered,),
+    retry_backoff=1,  # 1, 2, 4, ... s: the worker is free in between
+    retry_backoff_max=300,
+    retry_jitter=False,
+)
+def batch_callback_task(batch_id: int) -> bool:
+    """POST the finished batch to its callback_url; retried while it is not
+    delivered, given up after BATCH_CALLBACK_MAX_RETRIES (the batch records
+    either). A URL whose host is not public (unless
+    BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS) is failed at once, never retried."""
     batch = InferenceBatch.objects.select_related("model_version").get(pk=batch_id)
     body = json.dumps(BatchSerializer(batch).data).encode()
     try:
@@ -50,7 +72,7 @@ def batch_callback_task(self: Task, batch_id: int) -> bool:
         logger.warning("callback of batch %s not sent: %s", batch_id, refused)
         batch_callback_record(batch_id=batch_id, delivered=False)
         return False
-    if not delivered and self.request.retries < settings.BATCH_CALLBACK_MAX_RETRIES:
-        raise self.retry(countdown=min(2**self.request.retries, 300))
-    batch_callback_record(batch_id=batch_id, delivered=delivered)
-    return delivered
+    if not delivered:
+        raise NotDelivered(f"the callback of batch {batch_id} got no 2xx answer")
+    batch_callback_record(batch_id=batch_id, delivered=True)
+    return True

@@ -2,13 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+from mnistsite.queued_work import JobStatus, QueuedWork
 
 
 class JobTrigger(models.TextChoices):
@@ -16,30 +10,16 @@ class JobTrigger(models.TextChoices):
     FEEDBACK = "feedback"  # enough new feedback labels arrived (beat)
 
 
-class TrainingJob(models.Model):
-    """One request to train a model, run by a worker on the `training` queue.
+class TrainingJob(QueuedWork):
+    """One request to train a model, run by a worker on the `training` queue
+    (the life of QueuedWork: a message delivered twice trains once)."""
 
-    queued -> running -> succeeded | failed | cancelled. The task claims the
-    job with a conditional update, so a message delivered twice trains once.
-    """
-
-    Status = JobStatus
-    FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     preset = models.CharField(max_length=16, blank=True)
     # The full, validated parameters the job runs with (preset + overrides).
     params = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    celery_task_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # Written by the running task; a running job whose heartbeat stops is
-    # failed by the periodic reaper.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Live progress: epoch k of `epochs`, the fraction of epoch k done.
     epoch = models.PositiveSmallIntegerField(default=0)
     epochs = models.PositiveSmallIntegerField(default=0)
@@ -52,20 +32,15 @@ class TrainingJob(models.Model):
     # are "new" for retrain-on-feedback.
     feedback_watermark = models.PositiveBigIntegerField(default=0)
     trigger = models.CharField(max_length=16, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
-    cancel_requested = models.BooleanField(default=False)
     # What a running job is doing now: "fetching MNIST", "training", ...
     stage = models.CharField(max_length=100, blank=True)
-    error = models.TextField(blank=True)
     # What the worker did, a line per step (claimed, data, each epoch, result).
     log = models.TextField(blank=True)
 
-    class Meta:
+    class Meta(QueuedWork.Meta):
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=JobStatus.values),
-                name="training_job_status_valid",
-            ),
+            *QueuedWork.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(epoch_fraction__gte=0) & Q(epoch_fraction__lte=1),
                 name="training_job_epoch_fraction_0_1",
@@ -84,7 +59,6 @@ class TrainingJob(models.Model):
                 name="one_unfinished_feedback_job",
             ),
         ]
-        indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self) -> str:
         return f"Training job {self.pk} ({self.status})"

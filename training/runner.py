@@ -11,12 +11,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
+from mnistsite.queued_work import JobStatus
 from training.job_data import JobData, job_data_gather
 from training.ml.artifacts import Artifact, artifact_save, compiled_save
 from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
 from training.ml.pendigits import CanvasScore, canvas_score
-from training.models import JobStatus, ModelVersion, TrainingJob
+from training.models import ModelVersion, TrainingJob
 from training.params import TrainingParams
 from training.services import jobs as job_services
 from training.services.registry import version_auto_activate, version_register

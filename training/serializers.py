@@ -1,10 +1,11 @@
-"""What the training job API accepts and answers (field names from DESIGN.md)."""
+"""What the training job API accepts and answers: the API schema is made from these."""
 
 from typing import Any
 
 from rest_framework import serializers
 
-from training.models import JobStatus, TrainingJob
+from mnistsite.queued_work import JobStatus
+from training.models import TrainingJob
 from training.params import PRESETS
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
+from training.runner import run_job
 from training.services import TrainingBusy, job_log, job_start_on_feedback, jobs_reap_stale
 
 # While another job trains, a job waits in the queue and asks again this often.
@@ -20,8 +21,6 @@ BUSY_RETRY_SECONDS = 10
 def train_job_task(self, job_id: int) -> str | None:
     """Run one training job. A second delivery of the same message finds the
     job claimed and does nothing; while another job runs, it waits its turn."""
-    from training.runner import run_job
-
     try:
         outcome = run_job(job_id)
     except TrainingBusy as busy:

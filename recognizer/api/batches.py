@@ -34,7 +34,7 @@ from mnistsite.api.errors import (
     enforce_body_limit,
 )
 from mnistsite.api.schema import error_responses
-from mnistsite.queueing import BrokerUnavailable
+from mnistsite.queued_work import BrokerUnavailable
 from recognizer.api.predictions import model_unavailable
 from recognizer.imaging.containers import BatchInputError, json_payload
 from recognizer.models import BatchResult, InferenceBatch

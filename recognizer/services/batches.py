@@ -2,6 +2,7 @@
 finish, cancel, resume after a dead worker, call back."""
 
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -18,7 +19,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from mnistsite.queueing import BrokerUnavailable, enqueue
+from mnistsite.queued_work import BrokerUnavailable, JobStatus, enqueue, enqueue_or_fail
 from recognizer.imaging.containers import BatchItem, batch_inspect, batch_items
 from recognizer.imaging.decoding import ImageLimits
 from recognizer.models import BatchResult, InferenceBatch, Submission, SubmissionSource
@@ -26,7 +27,6 @@ from recognizer.predictor import LoadedModel, ModelRef, NoActiveModel, model_for
 from recognizer.services.fast_insert import insert_rows
 from recognizer.services.predictions import Prediction, prediction_from_probabilities
 from training.ml.mnist_style import to_uint8
-from training.models import JobStatus
 from training.selectors import active_version
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 1000
 # A running batch also beats after this many decoded items (cheap ones go fast).
 HEARTBEAT_ITEMS = 500
+# The worker's tasks, by their registered names (recognizer/tasks.py).
+RUN_TASK = "recognizer.tasks.batch_run_task"
+CALLBACK_TASK = "recognizer.tasks.batch_callback_task"
 
 
 def batch_create(
@@ -67,14 +70,7 @@ def batch_create(
 
 
 def _enqueue(batch: InferenceBatch) -> None:
-    from recognizer.tasks import batch_run_task
-
-    try:
-        enqueue(batch_run_task, args=[batch.pk], task_id=batch.celery_task_id)
-    except BrokerUnavailable as exc:
-        logger.error("could not enqueue batch %s: %r", batch.pk, exc.__cause__)
-        _finish(batch.pk, JobStatus.FAILED, "Could not be queued: the broker is not answering.")
-        raise
+    enqueue_or_fail(batch, RUN_TASK, fail=functools.partial(_finish, batch.pk, JobStatus.FAILED))
 
 
 class NotOurs(Exception):
@@ -344,10 +340,8 @@ def _send_callback(batch_id: int) -> None:
         return
     if not InferenceBatch.objects.filter(pk=batch_id, callback_status="pending").exists():
         return
-    from recognizer.tasks import batch_callback_task
-
     try:
-        enqueue(batch_callback_task, args=[batch_id], task_id=str(uuid.uuid4()))
+        enqueue(CALLBACK_TASK, args=[batch_id], task_id=str(uuid.uuid4()))
     except BrokerUnavailable:
         logger.error("could not enqueue the callback of batch %s", batch_id)
         InferenceBatch.objects.filter(pk=batch_id).update(callback_status="failed")

@@ -2,15 +2,14 @@
 its progress bar reach the end (a real worker trains it), activate the new
 version, and look at the accuracy history."""
 
-import functools
 import re
 
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
+from tests.broker import send_tasks_to_queue
 from tests.e2e.traffic import ARTIFACTS
 from training.models import ModelActivation, ModelVersion, TrainingJob
-from training.tasks import train_job_task
 
 PASSWORD = "a-staff-password-for-the-browser-test"
 
@@ -33,9 +32,7 @@ def test_staff_retrain_watch_activate_and_read_the_history(
         TRAINING_ACTIVATION_POLICY="manual",
     )
     # The live server runs in this process: send its jobs to this test's worker.
-    monkeypatch.setattr(
-        train_job_task, "apply_async", functools.partial(train_job_task.apply_async, queue=queue)
-    )
+    send_tasks_to_queue(monkeypatch, queue)
     django_user_model.objects.create_superuser(username="staff", password=PASSWORD)
     log_in(page, site, "staff")
     expect(page.get_by_role("link", name="Accuracy history")).to_be_visible()

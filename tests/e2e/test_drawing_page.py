@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from recognizer.models import Submission
 from tests.e2e.drawing import ONE, PLUS, SEVEN, ZERO, draw, ink_pixels
 from tests.e2e.traffic import ARTIFACTS, PREDICTIONS_PATH, ApiTraffic
-from training.charts import percent
+from training.admin.charts import percent
 from training.models import ModelVersion
 
 PREDICTIONS = f"**{PREDICTIONS_PATH}**"

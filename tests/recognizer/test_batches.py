@@ -4,7 +4,6 @@ callbacks."""
 
 import base64
 import csv
-import functools
 import http.server
 import io
 import json
@@ -24,7 +23,8 @@ from recognizer.services.batches import (
     batch_run,
     batches_resume_stale,
 )
-from recognizer.tasks import batch_callback_task, batch_run_task
+from recognizer.tasks import NotDelivered, batch_callback_task
+from tests.broker import refuse_tasks, send_tasks_to_queue
 from tests.conftest import HttpsClient, wait_until
 from tests.recognizer.conftest import ONE, SEVEN, drawing_png
 
@@ -411,7 +411,10 @@ def test_a_callback_that_never_answers_is_given_up(integrator, active_model, set
     batch_id = create(integrator, body).json()["id"]
     batch_run(batch_id=batch_id)
 
-    assert batch_callback_task.apply(args=[batch_id]).get() is False
+    result = batch_callback_task.apply(args=[batch_id])
+
+    assert result.failed() and isinstance(result.result, NotDelivered)
+    assert Receiver.failures == 10 - 2  # tried once, retried once
     assert InferenceBatch.objects.get(pk=batch_id).callback_status == "failed"
 
 
@@ -469,11 +472,11 @@ def test_a_callback_redirect_is_not_followed(integrator, active_model, settings,
     batch_run(batch_id=batch_id.json()["id"])
 
     try:
-        delivered = batch_callback_task.apply(args=[batch_id.json()["id"]]).get()
+        result = batch_callback_task.apply(args=[batch_id.json()["id"]])
     finally:
         server.shutdown()
 
-    assert delivered is False
+    assert result.failed()
     assert Redirector.followed == []
 
 
@@ -498,9 +501,7 @@ def test_batches_go_end_to_end_through_a_real_worker(
         MODEL_STORE_DIR=str(settings.MODEL_STORE_DIR), MNIST_CACHE_DIR=str(mnist_cache)
     )
     # This test's worker listens on a queue of its own.
-    monkeypatch.setattr(
-        batch_run_task, "apply_async", functools.partial(batch_run_task.apply_async, queue=queue)
-    )
+    send_tasks_to_queue(monkeypatch, queue)
     user = django_user_model.objects.create_user(username="integrator", password="x" * 12)
     client = HttpsClient(headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
     images, labels = mnist_digits(mnist_cache, 600)
@@ -548,10 +549,7 @@ def test_batches_go_end_to_end_through_a_real_worker(
 def test_with_the_broker_down_a_batch_is_503_and_left_failed_not_queued(
     integrator, active_model, monkeypatch
 ):
-    def refuse(**kwargs):
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr(batch_run_task, "apply_async", refuse)
+    refuse_tasks(monkeypatch)
 
     response = create(integrator, {"items": [{"pixels": [[1] * 28] * 28}]})
 

@@ -9,10 +9,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 
+from mnistsite.queued_work import JobStatus
 from tests.conftest import HttpsClient
 from training import selectors
-from training.charts import percent
-from training.models import JobStatus, ModelActivation, ModelVersion, TrainingJob
+from training.admin.charts import percent
+from training.models import ModelActivation, ModelVersion, TrainingJob
 from training.services import labelled_sample_create, version_activate
 
 pytestmark = pytest.mark.django_db

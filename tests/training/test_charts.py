@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from training.charts import (
+from training.admin.charts import (
     NO_DATA,
     Marker,
     Series,

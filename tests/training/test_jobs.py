@@ -3,10 +3,11 @@ from celery.exceptions import Retry
 from django.db import IntegrityError, transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from mnistsite.queued_work import BrokerUnavailable
+from tests.broker import record_sent_tasks, refuse_tasks
 from training.models import TrainingJob
 from training.params import ParamsError
 from training.services import (
-    BrokerUnavailable,
     TrainingBusy,
     job_cancel,
     job_claim,
@@ -23,13 +24,7 @@ Status = TrainingJob.Status
 @pytest.fixture
 def sent(monkeypatch) -> list[dict]:
     """Messages that would have gone to the broker."""
-    messages: list[dict] = []
-
-    def apply_async(args, task_id):
-        messages.append({"args": args, "task_id": task_id})
-
-    monkeypatch.setattr("training.tasks.train_job_task.apply_async", apply_async)
-    return messages
+    return record_sent_tasks(monkeypatch)
 
 
 def test_job_is_enqueued_only_after_its_row_is_committed(sent, django_capture_on_commit_callbacks):
@@ -40,7 +35,9 @@ def test_job_is_enqueued_only_after_its_row_is_committed(sent, django_capture_on
     for callback in callbacks:
         callback()
 
-    assert sent == [{"args": [job.pk], "task_id": job.celery_task_id}]
+    assert sent == [
+        {"name": "training.tasks.train_job_task", "args": [job.pk], "task_id": job.celery_task_id}
+    ]
     assert job.status == Status.QUEUED
     assert job.params["architecture"] == "cnn_small"
     assert job.epochs == job.params["epochs"]
@@ -65,10 +62,7 @@ def test_unknown_preset_is_refused(sent):
 def test_broker_down_fails_the_job_instead_of_leaving_it_queued(
     monkeypatch, django_capture_on_commit_callbacks
 ):
-    def refuse(**kwargs):
-        raise KombuOperationalError("connection refused")
-
-    monkeypatch.setattr("training.tasks.train_job_task.apply_async", refuse)
+    refuse_tasks(monkeypatch, KombuOperationalError("connection refused"))
 
     with pytest.raises(BrokerUnavailable), django_capture_on_commit_callbacks(execute=True):
         job_create(preset="quick")

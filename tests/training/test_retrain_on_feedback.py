@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from django.db import IntegrityError, transaction
 
-from training.models import JobStatus, TrainingJob
+from mnistsite.queued_work import JobStatus
+from training.models import TrainingJob
 from training.selectors import feedback_labels_since_last_job
 from training.services import job_create, job_start_on_feedback, labelled_sample_create
 from training.tasks import retrain_on_feedback_task

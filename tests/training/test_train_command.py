@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.broker import record_sent_tasks
 from training.models import ModelVersion, TrainingJob
 
 pytestmark = pytest.mark.django_db
@@ -11,11 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_train_without_wait_queues_the_job_and_prints_its_id(
     monkeypatch, django_capture_on_commit_callbacks
 ):
-    sent = []
-    monkeypatch.setattr(
-        "training.tasks.train_job_task.apply_async",
-        lambda args, task_id: sent.append(args),
-    )
+    sent = record_sent_tasks(monkeypatch)
     out = StringIO()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -23,7 +20,7 @@ def test_train_without_wait_queues_the_job_and_prints_its_id(
 
     job = TrainingJob.objects.get()
     assert f"Queued training job {job.pk}" in out.getvalue()
-    assert sent == [[job.pk]]
+    assert [message["args"] for message in sent] == [[job.pk]]
 
 
 def test_train_with_bad_parameters_fails_with_the_reason():
@@ -72,7 +69,7 @@ def test_train_wait_behind_a_running_job_waits_for_its_turn(monkeypatch):
 
 
 def test_train_passes_pen_copies_to_the_job(monkeypatch):
-    monkeypatch.setattr("training.tasks.train_job_task.apply_async", lambda **kwargs: None)
+    record_sent_tasks(monkeypatch)
 
     call_command("train", "--preset", "quick", "--pen-copies", "0", stdout=StringIO())
 

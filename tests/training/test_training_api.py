@@ -3,6 +3,7 @@ parameters, follow, filter, cancel."""
 
 import pytest
 
+from tests.broker import refuse_tasks
 from training.models import TrainingJob
 
 pytestmark = pytest.mark.django_db
@@ -109,10 +110,7 @@ def test_a_running_job_is_asked_to_stop(staff):
 
 @pytest.mark.django_db(transaction=True)  # the message is sent on commit, as in production
 def test_with_the_broker_down_creating_a_job_is_503_and_leaves_no_queued_job(staff, monkeypatch):
-    def refuse(**kwargs):
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr("training.tasks.train_job_task.apply_async", refuse)
+    refuse_tasks(monkeypatch)
 
     response = staff.post(URL, {"preset": "quick"}, content_type="application/json")
 

@@ -3,7 +3,7 @@ on the held-out writers' pen-drawn digits, drawn as the drawing page draws
 them (training/ml/pendigits.py). Two versions' canvas scores compare only
 when they were scored on the same canvas set."""
 
-from training import charts
+from training.admin import charts
 from training.ml.pendigits import HELD_OUT_WRITERS
 from training.models import ModelVersion
 

@@ -12,11 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from mnistsite.queueing import BrokerUnavailable
+from mnistsite.queued_work import BrokerUnavailable
 from training import selectors
 from training.admin.canvas import percent
+from training.admin.forms import RetrainForm
 from training.admin.pictures import training_curves
-from training.forms import RetrainForm
 from training.models import TrainingJob
 from training.services import job_cancel, job_create
 

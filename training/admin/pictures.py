@@ -4,7 +4,7 @@ curves, and the accuracy history of every version."""
 
 from datetime import UTC, datetime
 
-from training import charts
+from training.admin import charts
 from training.admin.canvas import CANVAS_SET, DIGITS, HELD_OUT, pen_drawn_summary, percent
 from training.models import ModelVersion
 from training.selectors import AccuracyHistory, LiveAccuracy, active_version

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from mnistsite.api.access import ModelPermission, requires
 from mnistsite.api.errors import ApiError, already_finished, broker_unavailable
 from mnistsite.api.schema import error_responses
-from mnistsite.queueing import BrokerUnavailable
+from mnistsite.queued_work import BrokerUnavailable
 from training.models import TrainingJob
 from training.params import ParamsError
 from training.selectors import training_jobs_filtered

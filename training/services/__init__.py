@@ -1,7 +1,6 @@
 """Writes to the training app's data. Views, tasks and commands call these."""
 
 from training.services.jobs import (
-    BrokerUnavailable,
     TrainingBusy,
     job_cancel,
     job_claim,
@@ -18,7 +17,6 @@ from training.services.registry import version_activate, version_register, versi
 from training.services.samples import labelled_sample_create
 
 __all__ = [
-    "BrokerUnavailable",
     "TrainingBusy",
     "job_cancel",
     "job_claim",

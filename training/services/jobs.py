@@ -1,6 +1,5 @@
 """The training job's life: create and enqueue, claim, progress, finish, cancel, reap."""
 
-import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +10,13 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from mnistsite.queueing import BrokerUnavailable, enqueue
-from training.models import JobStatus, JobTrigger, TrainingJob
+from mnistsite.queued_work import JobStatus, enqueue_or_fail
+from training.models import JobTrigger, TrainingJob
 from training.params import params_resolve
 from training.selectors import feedback_labels_since_last_job, newest_feedback_sample_id
 
-logger = logging.getLogger(__name__)
+# The worker's task, by its registered name (training/tasks.py).
+TRAIN_TASK = "training.tasks.train_job_task"
 
 
 def job_create(
@@ -53,14 +53,7 @@ def job_create(
 
 
 def _enqueue(job: TrainingJob) -> None:
-    from training.tasks import train_job_task
-
-    try:
-        enqueue(train_job_task, args=[job.pk], task_id=job.celery_task_id)
-    except BrokerUnavailable as exc:
-        logger.error("could not enqueue training job %s: %r", job.pk, exc.__cause__)
-        job_fail(job_id=job.pk, error="Could not be queued: the message broker is not answering.")
-        raise
+    enqueue_or_fail(job, TRAIN_TASK, fail=lambda reason: job_fail(job_id=job.pk, error=reason))
 
 
 class TrainingBusy(Exception):

@@ -3,11 +3,12 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mnistsite.queued_work import BrokerUnavailable
 from training.ml.fit import EpochMetrics
 from training.params import PRESETS, ParamsError
 from training.reports import confusion_table, per_class_table
 from training.runner import run_job
-from training.services import BrokerUnavailable, TrainingBusy, job_create
+from training.services import TrainingBusy, job_create
 
 BAR_WIDTH = 30
 # `--wait` behind a running job: how often to ask again.
