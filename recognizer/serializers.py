@@ -1,4 +1,4 @@
-"""What the prediction API accepts and answers (field names from DESIGN.md)."""
+"""What the prediction API accepts and answers: the API schema is made from these."""
 
 from typing import Any
 
@@ -229,49 +229,3 @@ class BatchResultSerializer(serializers.ModelSerializer):
         if not result.error_code:
             return None
         return {"code": result.error_code, "message": result.error_message}
-
-
-# --- The prediction answers, built by hand -------------------------------------------------
-# A serializer builds its fields afresh for every instance (a ModelSerializer
-# also reads the model's field definitions): 0.4 ms of a 5 ms prediction
-# (docs/benchmarks.md). The serializers above stay the documented schema;
-# tests keep these functions' output equal to theirs.
-
-_DATETIME = serializers.DateTimeField()
-
-
-def preview_answer(prediction: Any, *, preprocessed: list[list[int]] | None) -> dict[str, Any]:
-    """What PreviewSerializer gives."""
-    answer = {
-        "digit": int(prediction.digit),
-        "confidence": float(prediction.confidence),
-        "probabilities": [float(p) for p in prediction.probabilities],
-        "model_version": prediction.model_version,
-    }
-    if preprocessed is not None:
-        answer["preprocessed"] = preprocessed
-    return answer
-
-
-def prediction_answer(
-    submission: Submission, *, model_version: int, preprocessed: list[list[int]] | None
-) -> dict[str, Any]:
-    """What PredictionSerializer gives for a prediction just stored."""
-    answer = {
-        "id": submission.pk,
-        "digit": int(submission.digit),
-        "confidence": float(submission.confidence),
-        "probabilities": [float(p) for p in submission.probabilities],
-        "model_version": model_version,
-        "created_at": _DATETIME.to_representation(submission.created_at),
-        "source": submission.source,
-        "latency_ms": float(submission.latency_ms),
-        "feedback_label": submission.feedback_label,
-        "feedback_at": (
-            _DATETIME.to_representation(submission.feedback_at) if submission.feedback_at else None
-        ),
-        "is_correct": submission.is_correct,
-    }
-    if preprocessed is not None:
-        answer["preprocessed"] = preprocessed
-    return answer

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mnistsite.api.access import AnonThrottle, IsStaffOrToken, PreviewThrottle, UserThrottle
+from mnistsite.api.answers import Answers
 from mnistsite.api.errors import ApiError, PayloadTooLarge, enforce_body_limit
 from mnistsite.api.schema import error_responses
 from recognizer.imaging.decoding import ImageLimits, PreprocessingError
@@ -44,11 +45,13 @@ from recognizer.serializers import (
     PreviewSerializer,
     SubmissionFilterSerializer,
     SubmissionSerializer,
-    prediction_answer,
     preprocessed_rows,
-    preview_answer,
 )
 from recognizer.services import predict, submission_create, submission_feedback
+
+# The create call's answers, as their serializers give them.
+PREDICTION = Answers(PredictionSerializer)
+PREVIEW = Answers(PreviewSerializer)
 
 
 def image_limits() -> ImageLimits:
@@ -207,7 +210,7 @@ class PredictionListCreateApi(ListAPIView):
         if "preprocessed" in query.validated_data.get("include", ()):
             preprocessed = preprocessed_rows(digit_input.image28)
         if query.validated_data["preview"]:
-            return Response(preview_answer(prediction, preprocessed=preprocessed))
+            return Response(PREVIEW.of(prediction, preprocessed=preprocessed))
         submission = submission_create(
             digit_input=digit_input,
             prediction=prediction,
@@ -215,7 +218,7 @@ class PredictionListCreateApi(ListAPIView):
             user=request.user,
             session_key=request.session.session_key,
         )
-        answer = prediction_answer(
+        answer = PREDICTION.of(
             submission, model_version=prediction.model_version, preprocessed=preprocessed
         )
         return Response(answer, status=status.HTTP_201_CREATED)

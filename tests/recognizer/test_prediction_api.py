@@ -122,9 +122,7 @@ def test_a_preview_answers_without_storing(client, active_model):
 
 
 @pytest.mark.parametrize("query", ["", "?include=preprocessed"])
-def test_the_answers_built_by_hand_are_what_the_documented_serializers_give(
-    client, active_model, query
-):
+def test_the_answers_are_what_the_documented_serializers_give(client, active_model, query):
     body = {"image": as_base64(drawing_png(SEVEN))}
     stored = post_json(client, body, query).json()
     preview = post_json(client, body, query + ("&" if query else "?") + "preview=true").json()
