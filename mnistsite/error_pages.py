@@ -2,8 +2,9 @@
 Under /api/ they answer in the API's JSON error shape, so an integrator never
 has to parse an HTML page. A database that is not answering is not a bug in
 the site: it is answered 503 with Retry-After, so clients and load balancers
-back off and retry. The pages are plain HTML: rendering them must not need
-the database or anything else that may be down."""
+back off and retry. The page (templates/error.html) is rendered without a
+request, so no context processor runs: it must not need the database or
+anything else that may be down."""
 
 import logging
 import sys
@@ -11,17 +12,13 @@ import sys
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 from mnistsite.clients import client_address
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
-<body><h1>{title}</h1><p>{message}</p><p><a href="/">Back to the drawing page</a></p></body>
-</html>
-"""
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -57,7 +54,8 @@ def error_answer(request: HttpRequest, status: int, code: str, title: str, messa
     """The API's error shape under /api/, a plain page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse({"code": code, "message": message, "details": {}}, status=status)
-    return HttpResponse(_PAGE.format(title=title, message=message), status=status)
+    page = render_to_string("error.html", {"title": title, "message": message})
+    return HttpResponse(page, status=status)
 
 
 def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
