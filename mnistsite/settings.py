@@ -1,6 +1,6 @@
-"""The one settings module. Every knob is an environment variable (see
-`.env.example` and the README's table); defaults are the embedded set-up that
-`make run` uses: SQLite, Celery over the filesystem, a file cache, all under
+"""The one settings module. Every knob is an environment variable, each
+described once, with its default, in `.env.example`; defaults are the embedded
+set-up that `make run` uses: SQLite, Celery over the filesystem, a file cache, all under
 `var/`. Setting DATABASE_URL / CELERY_BROKER_URL / REDIS_URL moves the same code
 onto PostgreSQL and Redis.
 """
@@ -23,8 +23,7 @@ from mnistsite.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Runtime state of the embedded set-up (database, broker folders, cache,
-# beat schedule). Never inside the package; ignored by git.
+# Never inside the package; ignored by git.
 VAR_DIR = Path(env_str("DJANGO_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 
 # --- Core -------------------------------------------------------------------
@@ -78,11 +77,8 @@ MIDDLEWARE = [
 
 # --- Login lockout (django-axes) -------------------------------------------
 
-# Every password login (the admin's) goes through axes first: after
-# LOGIN_FAILURE_LIMIT failures for one user name, or from one client address,
-# further attempts are refused 429 with Retry-After for LOGIN_LOCKOUT_MINUTES,
-# even with the right password. Attempts are kept in the database (listed in
-# the admin under Axes) and a successful login clears the counts.
+# Every password login (the admin's) goes through axes first, so a locked-out
+# user name or address is refused even with the right password.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -226,14 +222,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# How long a running training job may go without a heartbeat before the
-# periodic reaper marks it failed (its worker is presumed dead).
 TRAINING_STALE_AFTER_SECONDS = env_int("TRAINING_STALE_AFTER_SECONDS", 300, minimum=10)
-# A training job is stopped (and failed) past this; the hard limit follows 2 min later.
 TRAINING_SOFT_TIME_LIMIT_SECONDS = env_int("TRAINING_SOFT_TIME_LIMIT_SECONDS", 3600, minimum=60)
-# "auto": a new version becomes active when its test accuracy beats the active
-# one's and its canvas accuracy (held-out writers' drawings) is no more than
-# TRAINING_ACTIVATION_CANVAS_MARGIN below it; "manual": staff activate versions.
 TRAINING_ACTIVATION_POLICY = env_choice("TRAINING_ACTIVATION_POLICY", "auto", ("auto", "manual"))
 # 0.003 is 0.3 percentage points, about 4 of the canvas set's 1,499 drawings:
 # run-to-run noise, not a version that reads people worse.
@@ -243,20 +233,12 @@ TRAINING_ACTIVATION_CANVAS_MARGIN = env_float(
 
 # --- Inference batches ------------------------------------------------------
 
-# The largest batch upload (JSON, .npy/.npz or ZIP), refused with 413 above it.
 BATCH_MAX_UPLOAD_BYTES = env_int("BATCH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, minimum=1024)
-# What a ZIP batch's files may add up to unpacked (checked from the ZIP's
-# directory when the batch is created; a 23 KB ZIP can hold gigabytes).
 BATCH_MAX_UNPACKED_BYTES = env_int(
     "BATCH_MAX_UNPACKED_BYTES", 256 * 1024 * 1024, minimum=1024 * 1024
 )
-# TensorFlow threads in a batch worker process (large arrays split well).
+# Large arrays split well over threads.
 INFERENCE_BATCH_THREADS = env_int("INFERENCE_BATCH_THREADS", 2, minimum=1)
-# A running batch beats at least every BATCH_HEARTBEAT_SECONDS while it
-# decodes, stores or infers (and every 500 items); one whose heartbeat is
-# older than BATCH_STALE_AFTER_SECONDS has lost its worker: it is queued
-# again and resumes after its last stored items, at most BATCH_MAX_ATTEMPTS
-# times in all. A run that lost its batch this way writes nothing more.
 BATCH_HEARTBEAT_SECONDS = env_float("BATCH_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
 BATCH_STALE_AFTER_SECONDS = env_int("BATCH_STALE_AFTER_SECONDS", 60, minimum=5)
 if BATCH_STALE_AFTER_SECONDS < 4 * BATCH_HEARTBEAT_SECONDS:
@@ -265,17 +247,13 @@ if BATCH_STALE_AFTER_SECONDS < 4 * BATCH_HEARTBEAT_SECONDS:
         "working batch is never taken for a stalled one."
     )
 BATCH_MAX_ATTEMPTS = env_int("BATCH_MAX_ATTEMPTS", 3, minimum=1)
-# Outbound calls to a batch's callback_url are off unless allowed: they let
-# API users make this server send requests.
+# Off unless allowed: callbacks let API users make this server send requests.
 BATCH_CALLBACKS_ENABLED = env_bool("BATCH_CALLBACKS_ENABLED", False)
 BATCH_CALLBACK_TIMEOUT_SECONDS = env_float("BATCH_CALLBACK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 BATCH_CALLBACK_MAX_RETRIES = env_int("BATCH_CALLBACK_MAX_RETRIES", 5, minimum=0)
-# Off: a callback URL whose host resolves to a loopback, private, link-local
-# or otherwise non-public address is not called (no way into this network).
+# Off unless allowed: a callback must be no way into this server's network.
 BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS = env_bool("BATCH_CALLBACK_ALLOW_PRIVATE_HOSTS", False)
 
-# Retrain on feedback: start a `standard` job once this many new feedback
-# labels have arrived since the last job that trained on feedback (0: off).
 RETRAIN_ON_FEEDBACK_MIN_LABELS = env_int("RETRAIN_ON_FEEDBACK_MIN_LABELS", 0, minimum=0)
 
 CELERY_BEAT_SCHEDULE = {
@@ -309,16 +287,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("THROTTLE_ANON_RATE", "120/min"),
         "user": env_rate("THROTTLE_USER_RATE", "1200/min"),
-        # Live predictions while a visitor draws (not stored).
         "preview": env_rate("THROTTLE_PREVIEW_RATE", "600/min"),
-        # Wrong API tokens per client address, and new drawing-page sessions
-        # (database rows) per client address.
         "token_failures": env_rate("THROTTLE_TOKEN_FAILURE_RATE", "20/min"),
         "sessions": env_rate("THROTTLE_SESSION_RATE", "60/min"),
     },
-    # Proxies in front of the web process that append to X-Forwarded-For. 0:
-    # throttle by the connecting address, so a client cannot pick its own
-    # identity by sending the header (DRF's default trusts it).
+    # 0 unless set: a client must not pick its own identity by sending
+    # X-Forwarded-For (DRF's own default trusts the header).
     "NUM_PROXIES": env_int("THROTTLE_NUM_PROXIES", 0, minimum=0),
     "EXCEPTION_HANDLER": "mnistsite.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -353,25 +327,14 @@ SPECTACULAR_SETTINGS = {
 
 # --- Predictions ------------------------------------------------------------
 
-# The largest image accepted, in bytes as uploaded (the request body may be
-# 4/3 of it, as base64); its pixel dimensions are capped at 4096x4096.
 PREDICTION_MAX_IMAGE_BYTES = env_int("PREDICTION_MAX_IMAGE_BYTES", 5 * 1024 * 1024, minimum=1024)
-# An image's size once decoded, known from its header before decoding (JPEGs
-# decode reduced first): a few KB of PNG can decode to 64 MiB.
 PREDICTION_MAX_DECODED_BYTES = env_int(
     "PREDICTION_MAX_DECODED_BYTES", 32 * 1024 * 1024, minimum=1024 * 1024
 )
-# How often a web process looks up which model version is active; a newly
-# activated version then loads in the background and serves within about
-# this plus its load time (half a second for the bundled model).
 PREDICTOR_REFRESH_SECONDS = env_float("PREDICTOR_REFRESH_SECONDS", 0.5, minimum=0.05)
-# TensorFlow threads per web process: one image is too small to split, and
-# web processes run side by side.
+# One image is too small to split, and web processes run side by side.
 PREDICTOR_THREADS = env_int("PREDICTOR_THREADS", 1, minimum=1)
-# "direct" calls the model as a traced function; "predict" is the original
-# demo's model.predict() per request, kept only as the benchmark's baseline.
 PREDICTOR_MODE = env_choice("PREDICTOR_MODE", "direct", ("direct", "predict"))
-# Load the active model when a web process starts, before its first request.
 PREDICTOR_WARM_ON_START = env_bool("PREDICTOR_WARM_ON_START", True)
 
 # --- Models and data --------------------------------------------------------
@@ -381,9 +344,6 @@ MNIST_DIR = env_str("MNIST_DIR")
 MNIST_CACHE_DIR = Path(
     env_str("MNIST_CACHE_DIR", str(Path.home() / ".cache" / "mnistsite"))
 ).expanduser()
-# The UCI pen-drawn digits (training/ml/pendigits.py): a folder holding
-# pendigits-orig.tra (as is, .gz or .Z, or UCI's zip), tried before UCI's
-# download; cached, verified, beside MNIST unless set apart.
 PENDIGITS_DIR = env_str("PENDIGITS_DIR")
 PENDIGITS_CACHE_DIR = Path(env_str("PENDIGITS_CACHE_DIR", str(MNIST_CACHE_DIR))).expanduser()
 HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 1.5, minimum=0.1)
@@ -426,8 +386,7 @@ if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Scripts, images, fonts and requests only from this site; styles may be
-# inline (SVG charts and the API docs set style attributes); no framing.
+# Styles may be inline: the SVG charts and the API docs set style attributes.
 CONTENT_SECURITY_POLICY = env_str(
     "CONTENT_SECURITY_POLICY",
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

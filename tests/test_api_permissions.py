@@ -1,4 +1,4 @@
-"""Every API route x {anonymous, token user, staff} answers as the README's
+"""Every API route x {anonymous, token user, staff} answers as docs/api.md's
 "Who may call what" table says, and every API view states its permission."""
 
 import base64
@@ -27,9 +27,9 @@ class Rule:
     permission: str | None  # "app.codename" that lets a caller reach everyone's
 
 
-def readme_table() -> dict[tuple[str, str], Rule]:
-    """(method, path) -> its rule, from the README."""
-    section = (ROOT / "README.md").read_text().split("### Who may call what", 1)[1]
+def documented_table() -> dict[tuple[str, str], Rule]:
+    """(method, path) -> its rule, from docs/api.md."""
+    section = (ROOT / "docs" / "api.md").read_text().split("### Who may call what", 1)[1]
     table = {}
     for line in section.split("\n### ", 1)[0].splitlines():
         match = ROW.match(line.strip())
@@ -66,10 +66,10 @@ def api_routes() -> list[tuple[str, str, type]]:
     return routes
 
 
-def test_every_api_route_is_in_the_readme_table_and_nothing_else_is():
+def test_every_api_route_is_in_the_documented_table_and_nothing_else_is():
     routes = {(method, path) for method, path, _ in api_routes()}
 
-    assert routes == set(readme_table())
+    assert routes == set(documented_table())
 
 
 def test_every_api_view_states_its_permission():
@@ -173,11 +173,11 @@ NOT_THE_OWNER = {"yes": {"reached"}, "no": {"refused"}, "own": {"refused", "hidd
 
 
 @pytest.mark.django_db
-def test_each_caller_gets_what_the_readme_table_says(world):
+def test_each_caller_gets_what_the_documented_table_says(world):
     """Anonymous; the owner (a token user without permissions); a staff
     account without permissions; for each permission in the table, a staff
     account with only it, and one with every other permission but it."""
-    table = readme_table()
+    table = documented_table()
     permissions = {rule.permission for rule in table.values()} - {None}
     mismatches = []
 

@@ -1,11 +1,13 @@
 """The settings module under different environments, each loaded in a fresh
 interpreter exactly as a process started with that environment would."""
 
+import ast
 import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -172,29 +174,134 @@ def test_check_deploy_complains_about_debug_mode(tmp_path):
     assert "security.W018" in result.stderr + result.stdout
 
 
-def _variables_read_by_the_code() -> set[str]:
-    settings_source = (ROOT / "mnistsite" / "settings.py").read_text()
-    names = set(re.findall(r'env_\w+\(\s*"([A-Z][A-Z0-9_]+)"', settings_source))
-    command = (ROOT / "mnistsite/management/commands/ensure_superuser.py").read_text()
-    names |= set(re.findall(r'env_str\(\s*"([A-Z][A-Z0-9_]+)"', command))
+ENV_EXAMPLE = ROOT / ".env.example"
+# The code that reads the environment: these modules through mnistsite/env.py's
+# helpers, and the Procfile's commands through the shell's ${NAME:-default}.
+SETTINGS_MODULE = ROOT / "mnistsite" / "settings.py"
+SUPERUSER_COMMAND = ROOT / "mnistsite" / "management" / "commands" / "ensure_superuser.py"
+# How .env.example shows a variable: commented out at its default, below its description.
+SHOWN = re.compile(r"^# ([A-Z][A-Z0-9_]+)=(.*)$")
+
+# Loads the settings module once as it is, then once with each variable set to
+# the value .env.example shows, and names the settings that value changed.
+DEFAULTS_PROBE = """
+import json, os, runpy, sys
+
+def loaded():
+    namespace = runpy.run_path("mnistsite/settings.py")
+    return {name: value for name, value in namespace.items() if name.isupper()}
+
+baseline = loaded()
+changed = {}
+for name, value in json.loads(sys.argv[1]).items():
+    os.environ[name] = value
+    try:
+        other = loaded()
+    except Exception as exc:
+        changed[name] = f"{type(exc).__name__}: {exc}"
+    else:
+        differ = [key for key in sorted(baseline.keys() | other.keys())
+                  if baseline.get(key) != other.get(key)]
+        if differ:
+            changed[name] = differ
+    finally:
+        del os.environ[name]
+print(json.dumps(changed))
+"""
+
+
+def _env_reads(module: Path) -> dict[str, ast.expr | None]:
+    """NAME -> its default (an expression, None when there is none) for every
+    environment read in a module: mnistsite/env.py's helpers (env_str,
+    env_int, ...), os.getenv, os.environ.get and os.environ[...]."""
+    reads: dict[str, ast.expr | None] = {}
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("environ"):
+            name, default = node.slice, None
+        elif isinstance(node, ast.Call):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            on_environ = isinstance(func, ast.Attribute) and ast.unparse(func.value).endswith(
+                "environ"
+            )
+            if not (called.startswith("env_") or called == "getenv" or on_environ):
+                continue
+            if not node.args:
+                continue
+            name, default = node.args[0], (node.args[1] if len(node.args) > 1 else None)
+        else:
+            continue
+        assert isinstance(name, ast.Constant) and isinstance(name.value, str), (
+            f"{module.name}:{node.lineno} reads a variable whose name this test cannot see"
+        )
+        reads[name.value] = default
+    return reads
+
+
+def _procfile_reads() -> dict[str, str]:
+    """NAME -> default for every ${NAME} or ${NAME:-default} in the Procfile."""
     procfile = (ROOT / "Procfile").read_text()
-    names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", procfile))
-    return names
+    return dict(re.findall(r"\$\{([A-Z][A-Z0-9_]+)(?::-([^}]*))?\}", procfile))
 
 
-def test_every_variable_the_code_reads_is_in_env_example_and_the_readme():
-    documented = set(
-        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
-    )
-    readme = (ROOT / "README.md").read_text()
-    in_readme_table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", readme, re.M))
+def _variables_read_by_the_code() -> set[str]:
+    return {*_env_reads(SETTINGS_MODULE), *_env_reads(SUPERUSER_COMMAND), *_procfile_reads()}
 
+
+def _shown_defaults() -> dict[str, str]:
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    return {match[1]: match[2].strip() for line in lines if (match := SHOWN.match(line))}
+
+
+def test_env_example_lists_every_variable_the_code_reads_once_and_describes_it():
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    shown = [(at, match[1]) for at, line in enumerate(lines) if (match := SHOWN.match(line))]
+    names = [name for _, name in shown]
     read = _variables_read_by_the_code()
 
     assert len(read) > 30
-    assert read - documented == set(), "missing from .env.example"
-    assert read - in_readme_table == set(), "missing from the README's configuration table"
-    assert documented - read == set(), ".env.example lists variables nothing reads"
+    assert sorted(read - set(names)) == [], "read by the code, missing from .env.example"
+    assert sorted(set(names) - read) == [], "in .env.example, read by nothing"
+    assert sorted({name for name in names if names.count(name) > 1}) == [], "shown twice"
+    assert [
+        name
+        for at, name in shown
+        if at == 0 or not lines[at - 1].startswith("# ") or SHOWN.match(lines[at - 1])
+    ] == [], "without a description on the line above"
+    assert [
+        line for line in lines if re.match(r"^#? ?[A-Z][A-Z0-9_]+=", line) and not SHOWN.match(line)
+    ] == [], "a variable not shown as `# NAME=default`"
+
+
+def test_env_example_shows_the_defaults_the_code_uses(tmp_path):
+    shown = _shown_defaults()
+    wrong = {
+        name: {"shown": shown.get(name), "default": default}
+        for name, default in _procfile_reads().items()
+        if shown.get(name) != default
+    }
+    for name, default in _env_reads(SUPERUSER_COMMAND).items():
+        value = "" if default is None else str(ast.literal_eval(default))
+        if shown.get(name) != value:
+            wrong[name] = {"shown": shown.get(name), "default": value}
+    assert wrong == {}
+
+    # The settings' defaults are often computed (from DJANGO_DEBUG, DJANGO_VAR_DIR,
+    # the home folder): what counts is that setting a variable to the value shown
+    # changes no setting. An empty value is the same as unset (mnistsite/env.py).
+    values = {name: shown[name] for name in _env_reads(SETTINGS_MODULE) if shown.get(name)}
+    result = subprocess.run(
+        [sys.executable, "-c", DEFAULTS_PROBE, json.dumps(values)],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DJANGO_SECRET_KEY": "x" * 60},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(values) > 30
+    assert json.loads(result.stdout) == {}, "the value .env.example shows changes these settings"
 
 
 def test_collectstatic_in_production_mode_hashes_and_compresses_every_asset(tmp_path):
