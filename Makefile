@@ -41,7 +41,7 @@ test: install
 
 # `make run` itself, end to end, on the embedded defaults (SQLite, filesystem broker).
 smoke: install
-	$(TEST_ENV) $(BIN)/pytest -m smoke tests/test_make_run_smoke.py $(ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m smoke tests/mnistsite/test_make_run_smoke.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 the content security policy) are on every answer: every route of the URL
 conf (pages, admin, API, health), as staff and as a stranger, and the error
 answers (400 to 500). `manage.py check --deploy` itself is run by
-tests/test_settings.py."""
+tests/mnistsite/test_settings.py."""
 
 import re
 

@@ -1,100 +1,24 @@
-"""The training side of the admin: versions with pictures, confirmed
-activation and rollback with history, retrain, the live job page, accuracy
-history."""
+"""The model versions in the admin: the list, a version's pictures,
+compare, confirmed activation and rollback with history, accuracy history,
+and the canvas score everywhere a version is shown (training/admin/versions.py)."""
 
 import re
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 
-from mnistsite.queued_work import JobStatus
 from tests.conftest import HttpsClient
-from training import selectors
+from tests.training.admin.conftest import (
+    OTHER_CANVAS_SET,
+    field,
+    give_canvas_score,
+    take_canvas_score,
+)
 from training.admin.charts import percent
-from training.models import ModelActivation, ModelVersion, TrainingJob
-from training.services import labelled_sample_create, version_activate
+from training.models import ModelActivation, ModelVersion
+from training.services import version_activate
 
 pytestmark = pytest.mark.django_db
-
-METRICS = [
-    {"epoch": 1, "member": 1, "loss": 0.30, "accuracy": 0.91, "val_loss": 0.12,
-     "val_accuracy": 0.965, "seconds": 21.0},
-    {"epoch": 2, "member": 1, "loss": 0.09, "accuracy": 0.972, "val_loss": 0.06,
-     "val_accuracy": 0.981, "seconds": 20.5},
-]  # fmt: skip
-
-
-# The canvas set versions are scored on in these tests, and another one.
-CANVAS_SET, OTHER_CANVAS_SET = "c" * 64, "d" * 64
-
-
-@pytest.fixture(autouse=True)
-def data_sources(monkeypatch) -> dict[str, str | None]:
-    """What the MNIST and pen-drawn digit probes answer (None: found); never
-    the network. A test sets an entry to make that source unavailable."""
-    answers: dict[str, str | None] = {"mnist": None, "pendigits": None}
-    monkeypatch.setattr(selectors, "mnist_probe", lambda *args, **kwargs: answers["mnist"])
-    monkeypatch.setattr(selectors, "pendigits_probe", lambda *args, **kwargs: answers["pendigits"])
-    cache.delete(selectors._DATA_SOURCES_CACHE_KEY)
-    return answers
-
-
-def canvas_confusion() -> list[list[int]]:
-    """140 right of each digit, and nine 7s read as 1: 1,409 drawings."""
-    matrix = (np.eye(10, dtype=int) * 140).tolist()
-    matrix[7][1] = 9
-    return matrix
-
-
-def give_canvas_score(
-    version: ModelVersion, accuracy: float, per_class: list[float], on: str = CANVAS_SET
-) -> None:
-    ModelVersion.objects.filter(pk=version.pk).update(
-        canvas_accuracy=accuracy, canvas_per_class_accuracy=per_class,
-        canvas_confusion_matrix=canvas_confusion(), canvas_set_sha256=on,
-    )  # fmt: skip
-    version.refresh_from_db()
-
-
-def take_canvas_score(version: ModelVersion) -> None:
-    """As a version trained without the pen-drawn digits (the bundle has a score)."""
-    ModelVersion.objects.filter(pk=version.pk).update(
-        canvas_accuracy=None, canvas_per_class_accuracy=[], canvas_confusion_matrix=[],
-        canvas_set_sha256="",
-    )  # fmt: skip
-    version.refresh_from_db()
-
-
-def field(page: str, name: str) -> list[str]:
-    """The changelist cells of one column, top to bottom."""
-    return re.findall(rf'<t[dh] class="field-{name}">(?:<a href="[^"]*">)?([^<]*)', page)
-
-
-@pytest.fixture
-def staff(admin_user) -> HttpsClient:
-    client = HttpsClient()
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
-def versions(active_model) -> tuple[ModelVersion, ModelVersion]:
-    job = TrainingJob.objects.create(preset="quick", status="succeeded", metrics=METRICS,
-                                     epoch=2, epochs=2, log="12:00:00 started\n")  # fmt: skip
-    second = ModelVersion.objects.create(
-        version=2, architecture="cnn_small", artifact_path=active_model.artifact_path,
-        artifact_sha256=active_model.artifact_sha256, test_accuracy=0.9901, test_loss=0.03,
-        per_class_accuracy=[0.99] * 9 + [0.95], confusion_matrix=np.eye(10, dtype=int).tolist(),
-        training_job=job,
-    )  # fmt: skip
-    for label, predicted in [(1, 1), (7, 1), (3, 3)]:
-        labelled_sample_create(
-            image=np.full((28, 28), 9, np.uint8), label=label, source="feedback",
-            model_version=active_model, predicted_digit=predicted,
-        )  # fmt: skip
-    return active_model, second
 
 
 def test_the_changelist_shows_test_and_live_accuracy(staff, versions):
@@ -184,60 +108,6 @@ def test_the_accuracy_history_page(staff, versions):
     assert "3 new feedback labels" in page
     index = staff.get("/admin/").content.decode()
     assert "/admin/training/modelversion/accuracy/" in index
-
-
-def test_retrain_creates_a_job_through_the_service(staff, admin_user):
-    form = staff.get("/admin/training/trainingjob/add/")
-    response = staff.post(
-        "/admin/training/trainingjob/add/",
-        {"preset": "quick", "epochs": "2", "include_feedback": "on"},
-    )
-
-    assert form.status_code == 200 and b"Start training" in form.content
-    job = TrainingJob.objects.get()
-    assert response["Location"].endswith(f"/admin/training/trainingjob/{job.pk}/change/")
-    assert (job.preset, job.params["epochs"], job.requested_by) == ("quick", 2, admin_user)
-    assert job.params["architecture"] == "cnn_small" and job.status == JobStatus.QUEUED
-
-
-def test_retrain_with_bad_parameters_shows_the_errors_and_starts_nothing(staff):
-    response = staff.post("/admin/training/trainingjob/add/", {"preset": "quick", "epochs": "0"})
-
-    assert response.status_code == 200
-    assert b"errorlist" in response.content
-    assert not TrainingJob.objects.exists()
-
-
-def test_the_job_page_shows_progress_metrics_curves_and_log(staff):
-    job = TrainingJob.objects.create(
-        preset="quick", status="running", epoch=2, epochs=3, epoch_fraction=0.5,
-        eta_seconds=75, metrics=METRICS[:1], log="12:00:00 started on worker-1\n",
-    )  # fmt: skip
-
-    page = staff.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
-    live = staff.get(f"/admin/training/trainingjob/{job.pk}/live/")
-
-    assert '<progress id="job-progress" value="50.0"' in page
-    assert "epoch 2 of 3" in page and "about 1 min 15 s left" in page
-    assert "started on worker-1" in page and "Cancel this job" in page
-    assert "job-live.js" in page
-    assert live.status_code == 200 and b'data-finished="false"' in live.content
-    assert "no-store" in live["Cache-Control"]
-
-
-def test_cancel_from_the_job_page(staff):
-    job = TrainingJob.objects.create(preset="quick", status="running")
-
-    staff.post(f"/admin/training/trainingjob/{job.pk}/cancel/")
-
-    job.refresh_from_db()
-    assert job.cancel_requested is True
-
-
-def test_the_jobs_changelist_shows_duration_and_result(staff, versions):
-    page = staff.get("/admin/training/trainingjob/").content.decode()
-
-    assert "v2" in page and "99.01 %" in page
 
 
 @pytest.mark.parametrize(
@@ -440,106 +310,3 @@ def test_the_rollback_confirmation_says_when_there_is_no_canvas_comparison(staff
 
     assert "Roll back to v1" in page
     assert "No canvas comparison: v1 has no canvas score." in page
-
-
-# --- training jobs: stage, data sources, pen-drawn copies --------------------------
-
-
-def test_the_live_job_page_shows_the_stage_while_it_runs(staff):
-    job = TrainingJob.objects.create(
-        preset="quick", status="running", stage="fetching MNIST: 3.1 of 11.6 MB"
-    )
-
-    page = staff.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
-    live = staff.get(f"/admin/training/trainingjob/{job.pk}/live/").content.decode()
-    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded", stage="saving")
-    ended = staff.get(f"/admin/training/trainingjob/{job.pk}/live/").content.decode()
-
-    assert "Now: fetching MNIST: 3.1 of 11.6 MB" in live
-    assert "Now: fetching MNIST" in page
-    assert "Now:" not in ended
-
-
-def test_the_job_page_lists_the_stage_among_its_fields(staff):
-    job = TrainingJob.objects.create(preset="quick", status="failed", stage="training")
-
-    page = staff.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
-
-    assert "field-stage" in page
-
-
-def test_retrain_page_warns_when_no_mnist_source_is_reachable(staff, data_sources):
-    data_sources["mnist"] = "the cache /nowhere is empty; the Keras mirror: timed out"
-
-    page = staff.get("/admin/training/trainingjob/add/").content.decode()
-
-    warning = page[page.index('class="errornote data-source-mnist"') :]
-    warning = warning[: warning.index("</p>")]
-    assert "No MNIST source is reachable" in warning
-    assert "a job started now will fail" in warning
-    assert "the cache /nowhere is empty; the Keras mirror: timed out" in warning
-    assert "MNIST_DIR" in warning and "manage.py fetch_mnist" in warning
-    assert page.index("data-source-mnist") < page.index('<form method="post" novalidate>')
-    assert "data-source-pendigits" not in page
-
-
-def test_retrain_page_warns_that_without_pen_drawn_digits_there_is_no_canvas_score(
-    staff, data_sources
-):
-    data_sources["pendigits"] = "UCI: connection refused"
-
-    page = staff.get("/admin/training/trainingjob/add/").content.decode()
-
-    warning = page[page.index('class="warning data-source-pendigits"') :]
-    warning = warning[: warning.index("</li>")]
-    assert "train on MNIST alone and get no canvas score" in warning
-    assert "UCI: connection refused" in warning and "PENDIGITS_DIR" in warning
-    assert page.index("data-source-pendigits") < page.index('<form method="post" novalidate>')
-    assert "data-source-mnist" not in page  # the softer warning only
-
-
-def test_retrain_page_has_no_data_source_warning_when_both_are_found(staff):
-    page = staff.get("/admin/training/trainingjob/add/").content.decode()
-
-    assert "data-source-mnist" not in page and "data-source-pendigits" not in page
-
-
-def test_retrain_page_shows_what_data_source_warnings_says(staff, monkeypatch):
-    monkeypatch.setattr(
-        selectors, "data_source_warnings",
-        lambda: selectors.DataSourceWarnings(mnist="asked the selector", pendigits="it too"),
-    )  # fmt: skip
-
-    page = staff.get("/admin/training/trainingjob/add/").content.decode()
-
-    assert "asked the selector" in page and "it too" in page
-
-
-def test_retrain_asks_the_probes_at_most_once_a_minute(staff, monkeypatch):
-    asked = []
-    monkeypatch.setattr(selectors, "mnist_probe", lambda *args, **kwargs: asked.append(1))
-
-    staff.get("/admin/training/trainingjob/add/")
-    staff.get("/admin/training/trainingjob/add/")
-
-    assert asked == [1]
-
-
-def test_retrain_passes_pen_copies_to_the_job(staff):
-    staff.post("/admin/training/trainingjob/add/", {"preset": "quick", "pen_copies": "0"})
-    staff.post("/admin/training/trainingjob/add/", {"preset": "quick", "pen_copies": ""})
-
-    chosen, preset = TrainingJob.objects.order_by("pk")
-    assert chosen.params["pen_copies"] == 0  # MNIST alone
-    assert preset.params["pen_copies"] == 2  # blank: the preset's
-
-
-def test_retrain_refuses_pen_copies_out_of_range(staff):
-    form = staff.get("/admin/training/trainingjob/add/").content.decode()
-    response = staff.post(
-        "/admin/training/trainingjob/add/", {"preset": "quick", "pen_copies": "17"}
-    )
-
-    assert 'name="pen_copies"' in form and "MNIST alone" in form
-    assert response.status_code == 200 and b"errorlist" in response.content
-    assert not TrainingJob.objects.exists()

@@ -6,7 +6,7 @@ ones inside functions (a cycle hidden in a function is still a cycle).
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mnistsite", "recognizer", "training", "bench")
 # Code with no Django in it, tested and benchmarked without a database.
 PURE = ("training.ml", "recognizer.imaging")

@@ -162,7 +162,7 @@ def test_check_deploy_is_clean_in_a_production_like_environment(tmp_path):
     record(
         "security-6",
         title="manage.py check --deploy, production settings (DEBUG off, TLS)",
-        command="make test ARGS='tests/test_settings.py -k deploy'",
+        command="make test ARGS='tests/mnistsite/test_settings.py -k deploy'",
         outcome="System check identified no issues (fail level WARNING, none silenced)",
     )
 

@@ -64,7 +64,7 @@ def test_parallel_requests_get_exactly_the_rate():
     record(
         "security-3",
         title="Throttle counter under parallel requests from one address",
-        command="make test ARGS='tests/test_throttles.py'",
+        command="make test ARGS='tests/mnistsite/test_throttles.py'",
         outcome=f"{sum(allowed)} of {len(allowed)} let through at a rate of 10/min "
         f"({sum(allowed) // 10} window(s)), the rest refused",
         requests=len(allowed),
