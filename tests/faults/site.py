@@ -4,7 +4,6 @@ process in a session of its own (so SIGKILL reaches it and its children and
 nothing else). Tests talk to it over HTTP and read its database in SQL.
 """
 
-import base64
 import contextlib
 import http.client
 import io
@@ -308,16 +307,6 @@ class Site:
             batch_id,
         )[0]
         return dict(zip(columns, row, strict=True))
-
-
-def digit_png_body(image28: np.ndarray) -> dict:
-    """An MNIST digit as a visitor's canvas sends it: 280x280, dark on white."""
-    from PIL import Image
-
-    canvas = Image.fromarray(255 - image28.astype(np.uint8)).resize((280, 280))
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    return {"image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}
 
 
 @dataclass
