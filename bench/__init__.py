@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.<name> --help
 
 predict_load (prediction latency and throughput under gunicorn, against the
-`model.predict()` baseline), load_mix (the drawing page's
+`model.predict()` baseline of baseline_wsgi), load_mix (the drawing page's
 visitors, mixed), batch_throughput (a batch through the real worker),
 train_presets, architecture_speed, pen_mix, usps_gap and canvas_realism
 (training and the model); loadgen and mixgen are the load generators that

@@ -4,10 +4,10 @@
     .venv/bin/python -m bench.predict_load --workers 2 3 --threads 1 4 --concurrency 1 4 16
     .venv/bin/python -m bench.predict_load --database-url sqlite  # the embedded default
 
-For each gunicorn configuration and each predictor mode (`direct`, the traced
-function the site uses, and `predict`, `model.predict()` per request, the
-baseline) this starts gunicorn as the Procfile does
-(tests/harness/processes.py) on loopback, production-like
+For each gunicorn configuration and each predictor mode (`direct`, the site
+as it is, and `predict`, `model.predict()` per request, the original demo's
+way and the baseline: bench/baseline_wsgi.py) this starts gunicorn as the
+Procfile does (tests/harness/processes.py) on loopback, production-like
 (DEBUG off, no SSL redirect), waits until every worker has loaded the model,
 then runs the load generator (bench/loadgen.py, its own process) at each
 concurrency: closed loop, keep-alive connections, a warm-up and a measured
@@ -64,6 +64,11 @@ from tests.harness.processes import PYTHON, ROOT
 
 PATH = "/api/v1/predictions/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The WSGI application gunicorn serves in each predictor mode.
+APPLICATIONS = {
+    "direct": "mnistsite.wsgi:application",
+    "predict": "bench.baseline_wsgi:application",
+}
 
 # --- The drawings ---------------------------------------------------------------
 
@@ -249,6 +254,7 @@ def start_gunicorn(
     log_dir: Path,
     name: str,
     capture_output: bool = False,
+    application: str = APPLICATIONS["direct"],
 ) -> subprocess.Popen:
     """As the Procfile starts it, on a loopback port, its access and error logs
     in `log_dir`. `capture_output`: the workers' own output (Django's log
@@ -262,6 +268,7 @@ def start_gunicorn(
         },
         flags=["--capture-output"] if capture_output else [],
     )
+    command[command.index(APPLICATIONS["direct"])] = application
     return harness.start(command, env=env)
 
 
@@ -427,12 +434,13 @@ class ServerRun:
         rows_before = submission_count(args, var_dir)
         name = f"{self.mode}-{self.workers}x{self.threads}"
         server = start_gunicorn(
-            {**env, "PREDICTOR_MODE": self.mode},
+            env,
             workers=self.workers,
             threads=self.threads,
             port=port,
             log_dir=var_dir,
             name=name,
+            application=APPLICATIONS[self.mode],
         )
         try:
             wait_until_serving(server, port, var_dir / f"error-{name}.log")
@@ -596,7 +604,6 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     import pstats
 
     os.environ.update(env)
-    os.environ["PREDICTOR_MODE"] = "direct"
     from django.core.wsgi import get_wsgi_application
 
     application = get_wsgi_application()

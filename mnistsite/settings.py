@@ -368,9 +368,6 @@ PREDICTOR_REFRESH_SECONDS = env_float("PREDICTOR_REFRESH_SECONDS", 0.5, minimum=
 # TensorFlow threads per web process: one image is too small to split, and
 # web processes run side by side.
 PREDICTOR_THREADS = env_int("PREDICTOR_THREADS", 1, minimum=1)
-# "direct" calls the model as a traced function; "predict" is the original
-# demo's model.predict() per request, kept only as the benchmark's baseline.
-PREDICTOR_MODE = env_choice("PREDICTOR_MODE", "direct", ("direct", "predict"))
 # Load the active model when a web process starts, before its first request.
 PREDICTOR_WARM_ON_START = env_bool("PREDICTOR_WARM_ON_START", True)
 
