@@ -1,6 +1,6 @@
 """Benchmark: training throughput of each architecture on this machine.
 
-    .venv/bin/python bench/architecture_speed.py
+    .venv/bin/python -m bench.architecture_speed
 
 Trains one warm-up pass, then times one pass over 12,800 MNIST images at batch
 128 (no augmentation) and reports images/second and the implied seconds per
@@ -8,12 +8,8 @@ epoch of the 55,000-image training part. Needs the MNIST cache (fetch_mnist).
 """
 
 import os
-import sys
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TRAIN_PART = 55_000
 TIMED = 12_800

@@ -1,12 +1,13 @@
 """Benchmark: a 10,000-image batch through the real worker, against the same
 model's raw `model.predict` on the same arrays, in the same run.
 
-    .venv/bin/python bench/batch_throughput.py [--count 10000] [--runs 3]
+    .venv/bin/python -m bench.batch_throughput [--count 10000] [--runs 3]
 
-Uses PostgreSQL and Redis (the production set-up; DATABASE_URL and Redis db
-numbers below can be changed with --database-url / --redis-url), a fresh
-database `mnistsite_bench_batch`, the bundled model, and one
-`celery worker` process on the `inference` queue started by this script.
+Uses PostgreSQL and Redis (the production set-up): the database of
+--database-url (default `mnistsite_bench_batch`), DROPPED and created afresh,
+and the Redis db of --redis-url; the bundled model; and one `celery worker`
+process, started as the Procfile starts it (tests/harness/processes.py) with
+one child, consuming the `inference` queue only.
 
 End to end is measured from the `202` of `POST /api/v1/batches/` (an `.npy`
 upload of MNIST test digits) until the batch reads `succeeded`, polling every
@@ -19,13 +20,13 @@ import argparse
 import io
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.predict_load import recreate_postgres_database
+from tests.harness import processes as harness
+
 DATABASE = "mnistsite_bench_batch"
 
 
@@ -51,7 +52,7 @@ def main() -> None:
         "MODEL_STORE_DIR": str(var / "models"),
     }
     os.environ.update(env)
-    _recreate_database(args.database_url)
+    recreate_postgres_database(args.database_url)
     import django
 
     django.setup()
@@ -117,8 +118,7 @@ def main() -> None:
             end_to_end.append((elapsed, args.count / elapsed))
             accuracy.append(float((digits == labels).mean()))
     finally:
-        worker.terminate()
-        worker.wait(20)
+        harness.stop(worker, timeout=20)
 
     best_raw = max(raw)
     print(f"\n{args.count} images (MNIST test digits as an .npy upload), model v{version.version} "
@@ -130,24 +130,17 @@ def main() -> None:
     print(f"\nraw model.predict, same arrays: {', '.join(f'{r:,.0f}' for r in raw)} images/s")
 
 
-def _recreate_database(url: str) -> None:
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    for statement in (f"DROP DATABASE IF EXISTS {DATABASE}", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(["psql", admin, "-qc", statement], check=True)
-
-
 def _start_worker(var: Path) -> subprocess.Popen:
+    """The Procfile's worker with one child, on the `inference` queue only."""
+    command = harness.procfile_command(
+        "worker",
+        {"WORKER_CONCURRENCY": 1},
+        options={"--queues": "inference"},
+        flags=["--without-gossip", "--without-mingle"],
+    )
     log = var / "worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mnistsite", "worker", "--queues", "inference",
-         "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"worker did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.2)
+    worker = harness.start(command, env=dict(os.environ), log=log)
+    harness.wait_for_mark(worker, log, b"ready.", timeout=60, name="worker", interval=0.2)
     return worker
 
 

@@ -1,6 +1,6 @@
 """Benchmark: MNIST test digits redrawn as pen strokes on the drawing page's canvas.
 
-    .venv/bin/python bench/canvas_realism.py [--count 2000] [--pen-widths 16,24,32]
+    .venv/bin/python -m bench.canvas_realism [--count 2000] [--pen-widths 16,24,32]
 
 How far is a digit drawn on the page from MNIST? Each of N MNIST test digits
 (a seeded sample) is turned into the pen strokes a person could have drawn:
@@ -31,7 +31,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -336,7 +335,7 @@ def main() -> None:
             for index in wrong:
                 name = f"{chosen[index]:05d}-drawn-{labels[index]}-read-{predicted[index]}.png"
                 (folder / name).write_bytes(pngs[pen_px][index])
-    print(f"\nCommand: .venv/bin/python bench/canvas_realism.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"\nCommand: .venv/bin/python -m bench.canvas_realism {' '.join(sys.argv[1:])}".rstrip())
 
 
 def print_table(labels: np.ndarray, direct: np.ndarray, drawn: dict[float, np.ndarray]) -> None:

@@ -1,9 +1,9 @@
 """Benchmark: the drawing page's visitors, mixed, against gunicorn on loopback.
 
-    .venv/bin/python bench/load_mix.py                  # both phases, 20 s each
-    .venv/bin/python bench/load_mix.py --seconds 5      # a quick check
-    .venv/bin/python bench/load_mix.py --rate 80 --clients 128 --previews 5 --feedback-share 0.3
-    .venv/bin/python bench/load_mix.py --phases saturation --addresses 64
+    .venv/bin/python -m bench.load_mix                  # both phases, 20 s each
+    .venv/bin/python -m bench.load_mix --seconds 5      # a quick check
+    .venv/bin/python -m bench.load_mix --rate 80 --clients 128 --previews 5 --feedback-share 0.3
+    .venv/bin/python -m bench.load_mix --phases saturation --addresses 64
 
 What real visitors do, mixed: each visit is `GET /` (the drawing page: a new
 session and the CSRF cookie), then per digit `--previews` live guesses
@@ -53,13 +53,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from predict_load import (
-    PYTHON,
-    ROOT,
+from bench.predict_load import (
     drive_generator,
     flush_cache,
-    free_port,
-    manage,
     recreate_postgres_database,
     request_bodies,
     server_env,
@@ -67,6 +63,7 @@ from predict_load import (
     stop_gunicorn,
     wait_until_serving,
 )
+from tests.harness.processes import PYTHON, ROOT, free_port, manage
 
 KINDS = {  # kind -> (label, the answer a working site gives)
     "page": ("`GET /` page load", "200"),
@@ -207,7 +204,7 @@ def run_mixgen(
         "clients": phase.clients,
         **{name: getattr(args, name) for name in MIXGEN_OPTIONS},
     }
-    command = [PYTHON, str(ROOT / "bench" / "mixgen.py")]
+    command = [PYTHON, "-m", "bench.mixgen"]
     for name, value in options.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
     return drive_generator(command, server_pid)
@@ -511,7 +508,7 @@ def main() -> int:
 
 def run(args: argparse.Namespace, var_dir: Path) -> int:
     meta = {
-        "command": ".venv/bin/python bench/load_mix.py " + " ".join(sys.argv[1:]),
+        "command": ".venv/bin/python -m bench.load_mix " + " ".join(sys.argv[1:]),
         "commit": commit(),
         "machine": machine_note(),
         "started": time.strftime("%Y-%m-%d %H:%M"),

@@ -1,6 +1,6 @@
 """A lean closed-loop HTTP load generator, run as its own process.
 
-    .venv/bin/python bench/loadgen.py --url http://127.0.0.1:8000/api/v1/predictions/ \
+    .venv/bin/python -m bench.loadgen --url http://127.0.0.1:8000/api/v1/predictions/ \
         --bodies bodies.json --concurrency 4 --seconds 10 --warmup 2
 
 `bodies.json` is a list of `{"body": "<request body>", "label": <expected digit>}`.

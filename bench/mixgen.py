@@ -1,8 +1,8 @@
 """Simulated visitors of the drawing page, a load generator run as its own process.
 
-    .venv/bin/python bench/mixgen.py --port 8000 --bodies bodies.json \
+    .venv/bin/python -m bench.mixgen --port 8000 --bodies bodies.json \
         --loop open --rate 60 --clients 32 --seconds 20 --warmup 2
-    .venv/bin/python bench/mixgen.py --port 8000 --bodies bodies.json \
+    .venv/bin/python -m bench.mixgen --port 8000 --bodies bodies.json \
         --loop closed --clients 64 --seconds 20 --warmup 2
 
 Each client thread plays one visitor after another. A visit is what the page
@@ -43,7 +43,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from loadgen import NoDelayConnection, run_measured  # bench/ is on the path (a script)
+from bench.loadgen import NoDelayConnection, run_measured
 
 KINDS = ("page", "preview", "stored", "feedback")
 PREDICT_PATH = "/api/v1/predictions/"

@@ -1,9 +1,9 @@
 """Benchmark: how the pen-drawn digits are mixed into training, judged by the
 canvas score (the held-out writers' digits drawn as the page draws them).
 
-    .venv/bin/python bench/pen_mix.py --copies 2                  # the standard preset's mix
-    .venv/bin/python bench/pen_mix.py --copies 0                  # MNIST alone
-    .venv/bin/python bench/pen_mix.py --copies 2 --slant -0.3,0.3 --rotation -10,10 \
+    .venv/bin/python -m bench.pen_mix --copies 2                  # the standard preset's mix
+    .venv/bin/python -m bench.pen_mix --copies 0                  # MNIST alone
+    .venv/bin/python -m bench.pen_mix --copies 2 --slant -0.3,0.3 --rotation -10,10 \
         --height 0.3,0.9 --pen 16,32                              # drawn more variously
 
 Trains one model on MNIST's training part (minus the fixed validation part)
@@ -17,14 +17,12 @@ MNIST cache (`manage.py fetch_mnist`) and the pen-drawn digits
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def pair(text: str) -> tuple[float, float]:

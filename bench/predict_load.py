@@ -1,17 +1,19 @@
 """Benchmark: latency and throughput of `POST /api/v1/predictions/` under gunicorn.
 
-    .venv/bin/python bench/predict_load.py                       # Procfile's 2 workers x 4 threads
-    .venv/bin/python bench/predict_load.py --workers 2 3 --threads 1 4 --concurrency 1 4 16
-    .venv/bin/python bench/predict_load.py --database-url sqlite  # the embedded default
+    .venv/bin/python -m bench.predict_load                       # Procfile's 2 workers x 4 threads
+    .venv/bin/python -m bench.predict_load --workers 2 3 --threads 1 4 --concurrency 1 4 16
+    .venv/bin/python -m bench.predict_load --database-url sqlite  # the embedded default
 
-For each gunicorn configuration and each predictor mode (`direct`, the traced
-function the site uses, and `predict`, `model.predict()` per request, the
-baseline) this starts gunicorn on loopback, production-like (DEBUG off, no
-SSL redirect), waits until every worker has loaded the model, then runs the
-load generator (bench/loadgen.py, its own process) at each concurrency:
-closed loop, keep-alive connections, a warm-up and a measured window. The
-bodies are what the drawing page sends: JSON `{"image": "data:image/png;base64,..."}`
-of a 280x280 canvas with one of ten digits drawn in round-capped 24 px strokes.
+For each gunicorn configuration and each predictor mode (`direct`, the site
+as it is, and `predict`, `model.predict()` per request, the original demo's
+way and the baseline: bench/baseline_wsgi.py) this starts gunicorn as the
+Procfile does (tests/harness/processes.py) on loopback, production-like
+(DEBUG off, no SSL redirect), waits until every worker has loaded the model,
+then runs the load generator (bench/loadgen.py, its own process) at each
+concurrency: closed loop, keep-alive connections, a warm-up and a measured
+window. The bodies are what the drawing page sends: JSON
+`{"image": "data:image/png;base64,..."}` of its canvas with one of ten digits
+drawn as the page draws them (tests/harness/canvas.py).
 
 Every answer but 201 is an error. Stored submissions are counted before and
 after each server's run and compared with the 201s it answered.
@@ -48,9 +50,7 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,76 +58,26 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PYTHON = sys.executable
-GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+from tests.harness import processes as harness
+from tests.harness.canvas import DIGITS, canvas_png, data_url
+from tests.harness.processes import PYTHON, ROOT
+
 PATH = "/api/v1/predictions/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The WSGI application gunicorn serves in each predictor mode.
+APPLICATIONS = {
+    "direct": "mnistsite.wsgi:application",
+    "predict": "bench.baseline_wsgi:application",
+}
 
-# --- The drawings -------------------------------------------------------------
-
-CANVAS, PEN = 280, 24  # static/js/ink.js: CANVAS_SIZE, PEN_WIDTH
-
-
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 24):
-    import math
-
-    return [
-        (cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-        for a in (start + (end - start) * i / n for i in range(n + 1))
-    ]
-
-
-def digit_strokes() -> dict[int, list[list[tuple[float, float]]]]:
-    """One hand-like drawing per digit, about 190 px tall, y pointing down."""
-    return {
-        0: [_arc(140, 140, 58, 95, -90, 275)],
-        1: [[(112, 78), (150, 45), (146, 140), (142, 235)]],
-        2: [[*_arc(138, 100, 55, 52, 190, 380, 16), (150, 160), (85, 232), (200, 230)]],
-        3: [_arc(135, 92, 52, 46, -160, 90, 20) + _arc(135, 186, 58, 50, -90, 160, 20)[1:]],
-        4: [[(165, 45), (80, 170), (212, 170)], [(170, 95), (168, 236)]],
-        5: [[(195, 48), (105, 50), (96, 128), *_arc(140, 172, 60, 58, -140, 150, 20)]],
-        6: [[(185, 52), (140, 85), (100, 150), *_arc(142, 180, 50, 52, 180, 540, 24)]],
-        7: [[(78, 55), (202, 52), (150, 140), (118, 236)]],
-        8: [_arc(140, 92, 45, 46, 90, 450), _arc(140, 184, 55, 50, -90, 270)],
-        9: [[*_arc(136, 98, 52, 50, 0, 360), (186, 140), (178, 236)]],
-    }
-
-
-def drawing_png(strokes: list[list[tuple[float, float]]]) -> bytes:
-    """Black round-capped, round-joined strokes on an opaque white RGBA canvas,
-    anti-aliased (drawn at 4x and scaled down), as the page's toDataURL gives."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    scale = 4
-    image = Image.new("RGBA", (CANVAS * scale, CANVAS * scale), "white")
-    draw = ImageDraw.Draw(image)
-    radius = PEN * scale / 2
-    for stroke in strokes:
-        points = [(x * scale, y * scale) for x, y in stroke]
-        draw.line(points, fill="black", width=PEN * scale)
-        for x, y in points:
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill="black")
-    image = image.resize((CANVAS, CANVAS), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+# --- The drawings ---------------------------------------------------------------
 
 
 def request_bodies() -> list[dict]:
-    import base64
-
+    """One request body per digit, and the digit."""
     return [
-        {
-            "body": json.dumps(
-                {"image": "data:image/png;base64," + base64.b64encode(drawing_png(s)).decode()}
-            ),
-            "label": digit,
-        }
-        for digit, s in digit_strokes().items()
+        {"body": json.dumps({"image": data_url(canvas_png(strokes))}), "label": digit}
+        for digit, strokes in DIGITS.items()
     ]
 
 
@@ -135,24 +85,15 @@ def request_bodies() -> list[dict]:
 
 
 def server_env(args: argparse.Namespace, var_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "THROTTLE_"))}
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MODEL_STORE_DIR"):
-        env.pop(name, None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="mnistsite.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-only-" + "k" * 50,
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_VAR_DIR=str(var_dir),
-        DJANGO_STATIC_ROOT=str(var_dir / "static"),
-        MODEL_STORE_DIR=str(var_dir / "models"),
+    env = harness.site_env(
+        var_dir=var_dir,
+        static_root=var_dir / "static",
+        model_store=var_dir / "models",
+        secret_key="bench-only-" + "k" * 50,
         THROTTLE_ANON_RATE=args.throttle_rate,
         THROTTLE_USER_RATE=args.throttle_rate,
         PREDICTOR_THREADS=str(args.predictor_threads),
-        PYTHONUNBUFFERED="1",
     )
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     (var_dir / "static").mkdir(parents=True, exist_ok=True)
     if args.database_url != "sqlite":
         env.update(
@@ -177,15 +118,6 @@ def recreate_postgres_database(url: str) -> None:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def manage(env: dict[str, str], *command: str) -> str:
-    done = subprocess.run(
-        [PYTHON, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout.strip()
-
-
 def submission_count(args: argparse.Namespace, var_dir: Path) -> int:
     """Rows of recognizer.models.Submission, counted in SQL: without starting
     Django, so a half-edited module elsewhere in the project cannot stop it."""
@@ -207,7 +139,7 @@ def staff_token(env: dict[str, str]) -> str:
         "defaults={'is_staff': True}); "
         "print(Token.objects.get_or_create(user=u)[0].key)"
     )
-    return manage(env, "shell", "-c", code).splitlines()[-1]
+    return harness.manage(env, "shell", "-c", code).splitlines()[-1]
 
 
 def flush_cache(args: argparse.Namespace) -> None:
@@ -313,12 +245,6 @@ def wait_for_quiet(server_pid: int, *, limit: float, threshold: float = 0.15) ->
 # --- The server -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_gunicorn(
     env: dict[str, str],
     *,
@@ -328,34 +254,26 @@ def start_gunicorn(
     log_dir: Path,
     name: str,
     capture_output: bool = False,
+    application: str = APPLICATIONS["direct"],
 ) -> subprocess.Popen:
-    """As the Procfile starts it (access log included), on a free loopback port.
-    `capture_output`: the workers' own output (Django's log lines) goes to the
-    error log too, instead of this terminal."""
-    command = [
-        GUNICORN, "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads),
-        "--access-logfile", str(log_dir / f"access-{name}.log"),
-        "--error-logfile", str(log_dir / f"error-{name}.log"),
-        "--graceful-timeout", "10", "--no-control-socket",
-    ]  # fmt: skip
-    if capture_output:
-        command.append("--capture-output")
-    # A session of its own, so stopping it reaches every worker and nothing else.
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    """As the Procfile starts it, on a loopback port, its access and error logs
+    in `log_dir`. `capture_output`: the workers' own output (Django's log
+    lines) goes to the error log too, instead of this terminal."""
+    command = harness.procfile_command(
+        "web",
+        {"PORT": port, "WEB_CONCURRENCY": workers, "WEB_THREADS": threads},
+        options={
+            "--access-logfile": str(log_dir / f"access-{name}.log"),
+            "--error-logfile": str(log_dir / f"error-{name}.log"),
+        },
+        flags=["--capture-output"] if capture_output else [],
+    )
+    command[command.index(APPLICATIONS["direct"])] = application
+    return harness.start(command, env=env)
 
 
 def stop_gunicorn(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    harness.stop(process, timeout=15)
 
 
 def wait_until_serving(process: subprocess.Popen, port: int, log: Path) -> None:
@@ -420,7 +338,7 @@ def run_load(
     headers: list[str],
 ) -> dict:
     command = [
-        PYTHON, str(ROOT / "bench" / "loadgen.py"),
+        PYTHON, "-m", "bench.loadgen",
         "--url", f"http://127.0.0.1:{port}{PATH}", "--bodies", str(bodies_file),
         "--concurrency", str(concurrency), "--seconds", str(args.seconds),
         "--warmup", str(args.warmup),
@@ -433,7 +351,7 @@ def run_load(
 def drive_generator(command: list[str], server_pid: int) -> dict:
     """Run a load generator process (the `measuring` / `done` / JSON protocol
     of loadgen.py) and add the CPU each process used while it measured."""
-    generator = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    generator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         expect_line(generator, "measuring")
         before = cpu_snapshot(server_pid)
@@ -471,7 +389,6 @@ def summarise(report: dict) -> dict:
         "p50": pct(50),
         "p95": pct(95),
         "p99": pct(99),
-        "mean": statistics.fmean(latencies) if latencies else float("nan"),
         "rate": ok / window,
         "server_ms_per_request": 1000 * cpu["gunicorn"] / max(ok, 1),
         "gunicorn_pct": 100 * cpu["gunicorn"] / window,
@@ -512,17 +429,18 @@ class ServerRun:
         bodies: list[dict],
         headers: list[str],
     ) -> dict:
-        port = free_port()
+        port = harness.free_port()
         flush_cache(args)
         rows_before = submission_count(args, var_dir)
         name = f"{self.mode}-{self.workers}x{self.threads}"
         server = start_gunicorn(
-            {**env, "PREDICTOR_MODE": self.mode},
+            env,
             workers=self.workers,
             threads=self.threads,
             port=port,
             log_dir=var_dir,
             name=name,
+            application=APPLICATIONS[self.mode],
         )
         try:
             wait_until_serving(server, port, var_dir / f"error-{name}.log")
@@ -597,7 +515,7 @@ class ServerRun:
 # --- Reports ---------------------------------------------------------------------
 
 
-def print_tables(results: list[dict], args: argparse.Namespace) -> None:
+def print_tables(results: list[dict]) -> None:
     print(
         "\n| gunicorn | mode | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s "
         "| gunicorn CPU ms/req | CPU % of a core: gunicorn / postgres / redis / loadgen / others |"
@@ -686,7 +604,6 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     import pstats
 
     os.environ.update(env)
-    os.environ["PREDICTOR_MODE"] = "direct"
     from django.core.wsgi import get_wsgi_application
 
     application = get_wsgi_application()
@@ -906,8 +823,8 @@ def run(args: argparse.Namespace, var_dir: Path) -> None:
     if args.database_url != "sqlite":
         recreate_postgres_database(args.database_url)
     flush_cache(args)
-    manage(env, "migrate", "--noinput")
-    manage(env, "ensure_bundled_model")
+    harness.manage(env, "migrate", "--noinput")
+    harness.manage(env, "ensure_bundled_model")
     headers = []
     if args.client == "staff":
         headers.append(f"Authorization: Token {staff_token(env)}")
@@ -916,7 +833,7 @@ def run(args: argparse.Namespace, var_dir: Path) -> None:
     bodies_file.write_text(json.dumps(bodies))
 
     started = time.strftime("%Y-%m-%d %H:%M")
-    print("command: .venv/bin/python bench/predict_load.py " + " ".join(sys.argv[1:]))
+    print("command: .venv/bin/python -m bench.predict_load " + " ".join(sys.argv[1:]))
     commit = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -938,7 +855,7 @@ def run(args: argparse.Namespace, var_dir: Path) -> None:
                 server_run = ServerRun(mode=mode, workers=workers, threads=threads)
                 results.append(server_run.measure(env, args, var_dir, bodies, headers))
     if results:
-        print_tables(results, args)
+        print_tables(results)
         print(f"\nload average at end {os.getloadavg()[0]:.2f}")
     if args.profile:
         flush_cache(args)

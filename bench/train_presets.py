@@ -1,6 +1,6 @@
 """Benchmark: train each preset as a real job and report wall time and accuracy.
 
-    .venv/bin/python bench/train_presets.py quick standard best \
+    .venv/bin/python -m bench.train_presets quick standard best \
         [--pen-copies 0,preset] [--fresh] [--usps ../shared/datasets/usps/zip.test.gz]
 
 Each job runs in this process through the same code the training worker runs
@@ -21,13 +21,11 @@ again on the caches it filled, and gives the ratio of the two (fresh / warm).
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Benchmark: where the bundled model's USPS errors come from.
 
-    .venv/bin/python bench/usps_gap.py [--usps ../shared/datasets/usps/zip.test.gz]
+    .venv/bin/python -m bench.usps_gap [--usps ../shared/datasets/usps/zip.test.gz]
 
 USPS is evaluated on, never trained on or tuned against; this script only
 looks. It prints, for the bundled model (training/bundled/):
@@ -13,13 +13,12 @@ looks. It prints, for the bundled model (training/bundled/):
    slope of the ink's second moments) and resolution (MNIST test digits
    shrunk to USPS's 16 px, then preprocessed like a drawing).
 
-Needs the MNIST cache (`python manage.py fetch_mnist`). About a minute.
+Needs the MNIST cache (`python manage.py fetch_mnist`).
 """
 
 import argparse
 import json
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 BUNDLE = ROOT / "training" / "bundled"
 

@@ -334,7 +334,6 @@ PREDICTION_MAX_DECODED_BYTES = env_int(
 PREDICTOR_REFRESH_SECONDS = env_float("PREDICTOR_REFRESH_SECONDS", 0.5, minimum=0.05)
 # One image is too small to split, and web processes run side by side.
 PREDICTOR_THREADS = env_int("PREDICTOR_THREADS", 1, minimum=1)
-PREDICTOR_MODE = env_choice("PREDICTOR_MODE", "direct", ("direct", "predict"))
 PREDICTOR_WARM_ON_START = env_bool("PREDICTOR_WARM_ON_START", True)
 
 # --- Models and data --------------------------------------------------------

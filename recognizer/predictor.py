@@ -97,26 +97,21 @@ def load_model(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
         )
     except (ArtifactError, OSError, ValueError) as exc:
         raise ModelUnavailable(f"model v{ref.version} cannot be loaded: {exc}") from exc
-    if settings.PREDICTOR_MODE == "predict":
-        # The original demo's way, kept only as the benchmark's baseline.
-        def infer(images: np.ndarray) -> np.ndarray:
-            return model.predict(images[..., None], verbose=0)
-    else:
-        traced = tf.function(
-            lambda batch: model(batch, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
-        )
-        try:
-            single = SingleImageRunner(compiled) if compiled else None
-        except (ValueError, RuntimeError) as exc:  # the runtime refused the flatbuffer
-            raise ModelUnavailable(f"model v{ref.version}'s compiled file: {exc}") from exc
+    traced = tf.function(
+        lambda batch: model(batch, training=False),
+        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
+    )
+    try:
+        single = SingleImageRunner(compiled) if compiled else None
+    except (ValueError, RuntimeError) as exc:  # the runtime refused the flatbuffer
+        raise ModelUnavailable(f"model v{ref.version}'s compiled file: {exc}") from exc
 
-        def infer(images: np.ndarray) -> np.ndarray:
-            # One image (a web request): the compiled model on this thread.
-            # Many (a batch): TensorFlow, which spreads them over the cores.
-            if single is not None and len(images) == 1:
-                return single(images)
-            return traced(images[..., None]).numpy()
+    def infer(images: np.ndarray) -> np.ndarray:
+        # One image (a web request): the compiled model on this thread.
+        # Many (a batch): TensorFlow, which spreads them over the cores.
+        if single is not None and len(images) == 1:
+            return single(images)
+        return traced(images[..., None]).numpy()
 
     # Trace now, not on a visitor's request or a batch's first chunk (the
     # compiled runner has warmed itself up already).

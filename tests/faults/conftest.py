@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tests.faults.services import PrivatePostgres, PrivateRedis, missing_binaries, port_open
-from tests.faults.site import Site, digit_png_body
+from tests.faults.site import Site
+from tests.harness.canvas import data_url, mnist_png
 
 SITE_PROCESSES = ("web", "worker", "worker-training", "beat")
 
@@ -74,4 +75,4 @@ def mnist_test(mnist_cache) -> tuple[np.ndarray, np.ndarray]:
 def digit_bodies(mnist_test) -> list[dict]:
     """Twenty MNIST test digits as canvas PNGs, as the drawing page sends them."""
     images, _ = mnist_test
-    return [digit_png_body(image) for image in images[:20]]
+    return [{"image": data_url(mnist_png(image))} for image in images[:20]]

@@ -4,15 +4,11 @@ process in a session of its own (so SIGKILL reaches it and its children and
 nothing else). Tests talk to it over HTTP and read its database in SQL.
 """
 
-import base64
 import contextlib
 import http.client
 import io
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import ROOT, wait_until
-from tests.faults.services import PrivatePostgres, PrivateRedis, free_port
-
-PYTHON = sys.executable
-BIN = Path(PYTHON).parent
+from tests.conftest import wait_until
+from tests.faults.services import PrivatePostgres, PrivateRedis
+from tests.harness import processes as harness
 
 # Reapers run every second and call a job stale after 10 s (a batch, which
 # beats every second, after 5 s), so the periodic paths are seen working
@@ -57,25 +51,29 @@ class Answer:
 
 
 def _process_command(name: str, port: int, logs: Path) -> list[str]:
-    celery = [PYTHON, "-m", "celery", "-A", "mnistsite"]
-    worker = [*celery, "worker", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+    """The Procfile's command for `name`, on `port`, with one worker process
+    each, its logs under `logs`."""
+    quick_start = ("--without-gossip", "--without-mingle")
     if name == "web":
-        return [
-            str(BIN / "gunicorn"), "mnistsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--threads", "2", "--graceful-timeout", "5", "--no-control-socket",
-            # Which worker process answered which request (the load tests' X-Request-Id).
-            "--access-logfile", str(logs / "access.log"),
-            "--access-logformat", "%(p)s %({x-request-id}i)s %(s)s",
-        ]  # fmt: skip
+        return harness.procfile_command(
+            "web",
+            {"PORT": port, "WEB_CONCURRENCY": 2, "WEB_THREADS": 2},
+            options={
+                "--graceful-timeout": "5",
+                # Which worker process answered which request (the load tests' X-Request-Id).
+                "--access-logfile": str(logs / "access.log"),
+                "--access-logformat": "%(p)s %({x-request-id}i)s %(s)s",
+            },
+        )
     if name == "worker":
-        return [*worker, "--queues", "default,inference", "--hostname", "default@%h",
-                "--concurrency", "1"]  # fmt: skip
+        return harness.procfile_command("worker", {"WORKER_CONCURRENCY": 1}, flags=quick_start)
     if name.startswith("worker-training"):
-        # As the Procfile: one job per child process.
-        return [*worker, "--queues", "training", "--hostname", f"{name}@%h", "--concurrency",
-                "1", "--prefetch-multiplier", "1", "--max-tasks-per-child", "1"]  # fmt: skip
+        # As the Procfile: one job per child process; a hostname per process.
+        return harness.procfile_command(
+            "worker-training", options={"--hostname": f"{name}@%h"}, flags=quick_start
+        )
     if name == "beat":
-        return [*celery, "beat", "--loglevel", "INFO", "--schedule", str(logs / "beat-schedule")]
+        return harness.procfile_command("beat", options={"--schedule": str(logs / "beat-schedule")})
     raise ValueError(name)
 
 
@@ -84,7 +82,7 @@ class Site:
         self.workdir = workdir
         self.postgres = postgres
         self.redis = redis
-        self.port = free_port()
+        self.port = harness.free_port()
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.database_url = postgres.url("site")
@@ -92,30 +90,20 @@ class Site:
         self.processes: dict[str, subprocess.Popen] = {}
         self.token = ""
         self._starts: dict[str, int] = {}
-        keep = {k: v for k, v in os.environ.items()
-                if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "THROTTLE_",
-                                     "TRAINING_", "BATCH_", "MODEL_STORE"))}  # fmt: skip
-        self.env = {
-            **keep,
+        self.env = harness.site_env(
+            var_dir=workdir / "var",
+            static_root=workdir / "static",
+            model_store=self.model_store,
+            secret_key="faults-only-" + "f" * 50,
             **FAST_REAPERS,
-            "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "faults-only-" + "f" * 50,
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_VAR_DIR": str(workdir / "var"),
-            "DJANGO_STATIC_ROOT": str(workdir / "static"),
-            "MODEL_STORE_DIR": str(self.model_store),
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": redis.url(1),
-            "CELERY_BROKER_URL": self.broker_url,
+            DATABASE_URL=self.database_url,
+            REDIS_URL=redis.url(1),
+            CELERY_BROKER_URL=self.broker_url,
             # The tests send more than a visitor would; throttling is tested elsewhere.
-            "THROTTLE_ANON_RATE": "100000/min",
-            "THROTTLE_USER_RATE": "100000/min",
-            "THROTTLE_PREVIEW_RATE": "100000/min",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "PYTHONUNBUFFERED": "1",
-        }
+            THROTTLE_ANON_RATE="100000/min",
+            THROTTLE_USER_RATE="100000/min",
+            THROTTLE_PREVIEW_RATE="100000/min",
+        )
         (workdir / "static").mkdir(exist_ok=True)
 
     @property
@@ -125,13 +113,7 @@ class Site:
     # --- setting up -------------------------------------------------------
 
     def manage(self, *command: str) -> str:
-        done = subprocess.run(
-            [PYTHON, "manage.py", *command], cwd=ROOT, env=self.env,
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(command)}:\n{done.stdout}{done.stderr}")
-        return done.stdout.strip()
+        return harness.manage(self.env, *command)
 
     def install(self) -> None:
         self.postgres.create_database("site")
@@ -149,26 +131,28 @@ class Site:
     # --- processes --------------------------------------------------------
 
     def _spawn(self, name: str) -> None:
-        log = self.logs / f"{name}.log"
-        with log.open("ab") as output:
-            self.processes[name] = subprocess.Popen(
-                _process_command(name, self.port, self.logs), cwd=ROOT, env=self.env,
-                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        self.processes[name] = harness.start(
+            _process_command(name, self.port, self.logs),
+            env=self.env,
+            log=self.logs / f"{name}.log",
+        )
 
     def wait_ready(self, name: str, timeout: float = 180) -> None:
         process, log = self.processes[name], self.logs / f"{name}.log"
-        # A restarted process appends to its log: count its marks.
-        mark = b"beat: Starting" if name == "beat" else b"ready."
+        if name != "web":
+            # A restarted process appends to its log: count its marks.
+            mark = b"beat: Starting" if name == "beat" else b"ready."
+            harness.wait_for_mark(
+                process, log, mark, count=self._starts[name], timeout=timeout, name=name
+            )
+            return
 
         def ready() -> bool:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
-            if name == "web":
-                with contextlib.suppress(OSError, http.client.HTTPException):
-                    return self.get("/healthz", timeout=3).status in (200, 503)
-                return False
-            return log.read_bytes().count(mark) >= self._starts[name]
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                return self.get("/healthz", timeout=3).status in (200, 503)
+            return False
 
         if not wait_until(ready, timeout=timeout, interval=0.25):
             raise RuntimeError(f"{name} not ready in {timeout} s:\n{log.read_text()[-3000:]}")
@@ -187,27 +171,12 @@ class Site:
 
     def kill(self, name: str) -> None:
         """SIGKILL to the process and its children: no clean-up runs."""
-        process = self.processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        harness.kill(self.processes.pop(name))
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill_group(process)
-
-    @staticmethod
-    def kill_group(process: subprocess.Popen) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        if process is not None:
+            harness.stop(process, timeout=20)
 
     def stop_all(self) -> None:
         for name in list(self.processes):
@@ -308,16 +277,6 @@ class Site:
             batch_id,
         )[0]
         return dict(zip(columns, row, strict=True))
-
-
-def digit_png_body(image28: np.ndarray) -> dict:
-    """An MNIST digit as a visitor's canvas sends it: 280x280, dark on white."""
-    from PIL import Image
-
-    canvas = Image.fromarray(255 - image28.astype(np.uint8)).resize((280, 280))
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    return {"image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}
 
 
 @dataclass

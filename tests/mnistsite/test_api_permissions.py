@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from recognizer.models import InferenceBatch, Submission
 from tests.conftest import ROOT, HttpsClient
-from tests.recognizer.conftest import ONE, drawing_png
+from tests.harness.canvas import ONE, canvas_png
 from training.models import ModelVersion, TrainingJob
 
 PLACEHOLDERS = {"pk": "id", "version": "version"}
@@ -91,7 +91,7 @@ def world(active_model, django_user_model):
     (not the owner) holding exactly `perms`."""
     owner = django_user_model.objects.create_user(username="integrator", password="x" * 12)
     clients = {"anonymous": HttpsClient(), "owner": token_client(owner)}
-    image = base64.b64encode(drawing_png(ONE)).decode()
+    image = base64.b64encode(canvas_png(ONE)).decode()
     prediction = clients["owner"].post(
         "/api/v1/predictions/", {"image": image}, content_type="application/json"
     )

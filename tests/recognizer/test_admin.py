@@ -19,7 +19,7 @@ from recognizer.admin.thumbnails import thumbnail_png
 from recognizer.models import BatchResult, InferenceBatch, Submission
 from recognizer.services import submission_feedback, submissions_relabel
 from tests.conftest import HttpsClient
-from tests.recognizer.conftest import ONE, SEVEN, drawing_png
+from tests.harness.canvas import ONE, SEVEN, canvas_png
 from training.models import LabelledSample, ModelVersion
 from training.services.samples import SampleError
 
@@ -29,7 +29,7 @@ CHANGELIST = "/admin/recognizer/submission/"
 
 
 def predict(client: HttpsClient, strokes=ONE, *, png: bytes | None = None) -> Submission:
-    image = base64.b64encode(png or drawing_png(strokes)).decode()
+    image = base64.b64encode(png or canvas_png(strokes)).decode()
     response = client.post(
         "/api/v1/predictions/", {"image": image}, content_type="application/json"
     )

@@ -15,7 +15,7 @@ from recognizer.imaging.containers import (
     json_payload,
 )
 from recognizer.imaging.decoding import ImageLimits
-from tests.recognizer.conftest import ONE, SEVEN, drawing_png
+from tests.harness.canvas import ONE, SEVEN, canvas_png
 
 LIMITS = ImageLimits()
 
@@ -50,7 +50,7 @@ def test_a_json_list_yields_each_item_with_its_ref_and_error():
     import base64
 
     items = [
-        {"image": base64.b64encode(drawing_png(ONE)).decode(), "ref": "a"},
+        {"image": base64.b64encode(canvas_png(ONE)).decode(), "ref": "a"},
         {"pixels": digits(1)[0].tolist(), "ref": "b"},
         {"image": "%%%", "ref": "c"},
         "not an object",
@@ -127,11 +127,11 @@ def test_an_npz_with_two_arrays_is_refused():
 def test_a_zip_of_pngs_yields_items_named_by_file_with_per_file_errors():
     payload = zip_of(
         {
-            "one.png": drawing_png(ONE),
-            "seven.png": drawing_png(SEVEN),
+            "one.png": canvas_png(ONE),
+            "seven.png": canvas_png(SEVEN),
             "notes.txt": b"hello",
-            "../../etc/passwd.png": drawing_png(ONE),
-            "/absolute.png": drawing_png(ONE),
+            "../../etc/passwd.png": canvas_png(ONE),
+            "/absolute.png": canvas_png(ONE),
         }
     )
 

@@ -26,7 +26,7 @@ from recognizer.services.batches import (
 from recognizer.tasks import NotDelivered, batch_callback_task
 from tests.broker import refuse_tasks, send_tasks_to_queue
 from tests.conftest import HttpsClient, wait_until
-from tests.recognizer.conftest import ONE, SEVEN, drawing_png
+from tests.harness.canvas import ONE, SEVEN, canvas_png
 
 URL = "/api/v1/batches/"
 
@@ -54,7 +54,7 @@ def create(client, body=None, **kwargs):
 
 @pytest.mark.django_db
 def test_a_json_batch_is_accepted_with_202_before_any_inference(integrator, active_model):
-    image = base64.b64encode(drawing_png(SEVEN)).decode()
+    image = base64.b64encode(canvas_png(SEVEN)).decode()
     items = [{"image": image, "ref": "seven"}, {"pixels": [[0] * 28] * 28, "ref": "blank"}]
 
     response = create(integrator, {"items": items})
@@ -69,12 +69,12 @@ def test_a_json_batch_is_accepted_with_202_before_any_inference(integrator, acti
 
 @pytest.mark.django_db
 def test_a_batch_runs_with_per_item_errors_and_stores_submissions(integrator, active_model):
-    image = base64.b64encode(drawing_png(SEVEN)).decode()
+    image = base64.b64encode(canvas_png(SEVEN)).decode()
     items = [
         {"image": image, "ref": "seven"},
         {"pixels": [[0] * 28] * 28, "ref": "blank"},
         {"image": "not base64!", "ref": "broken"},
-        {"image": base64.b64encode(drawing_png(ONE)).decode()},
+        {"image": base64.b64encode(canvas_png(ONE)).decode()},
     ]
     batch_id = create(integrator, {"items": items}).json()["id"]
 
@@ -239,7 +239,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_escaped(integrat
     items = [{"pixels": pixels, "ref": ref} for ref in FORMULAS]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as writer:
-        writer.writestr('=HYPERLINK("http://evil.example/").png', drawing_png(SEVEN))
+        writer.writestr('=HYPERLINK("http://evil.example/").png', canvas_png(SEVEN))
     archive.seek(0)
     archive.name = "drawings.zip"
     json_batch = create(integrator, {"items": items}).json()["id"]
@@ -263,8 +263,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_escaped(integrat
 def test_a_zip_of_pngs_and_an_npz_are_accepted(integrator, active_model):
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as writer:
-        writer.writestr("one.png", drawing_png(ONE))
-        writer.writestr("seven.png", drawing_png(SEVEN))
+        writer.writestr("one.png", canvas_png(ONE))
+        writer.writestr("seven.png", canvas_png(SEVEN))
     archive.seek(0)
     archive.name = "drawings.zip"
     npz = io.BytesIO()
@@ -507,8 +507,8 @@ def test_batches_go_end_to_end_through_a_real_worker(
     images, labels = mnist_digits(mnist_cache, 600)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as writer:
-        writer.writestr("seven.png", drawing_png(SEVEN))
-        writer.writestr("../escape.png", drawing_png(ONE))
+        writer.writestr("seven.png", canvas_png(SEVEN))
+        writer.writestr("../escape.png", canvas_png(ONE))
     archive.seek(0)
     archive.name = "drawings.zip"
     items = [{"pixels": image.tolist(), "ref": f"mnist-{index}"} for index, image in

@@ -9,7 +9,7 @@ from rest_framework.authtoken.models import Token
 
 from recognizer.models import Submission
 from tests.conftest import HttpsClient
-from tests.recognizer.conftest import ONE, SEVEN, drawing_png
+from tests.harness.canvas import ONE, SEVEN, canvas_png
 from training.models import LabelledSample
 from training.selectors import labelled_samples_for_training
 
@@ -19,7 +19,7 @@ URL = "/api/v1/predictions/"
 
 
 def predict(client, strokes=ONE, **extra) -> dict:
-    image = base64.b64encode(drawing_png(strokes)).decode()
+    image = base64.b64encode(canvas_png(strokes)).decode()
     response = client.post(URL, {"image": image}, content_type="application/json", **extra)
     assert response.status_code == 201, response.json()
     return response.json()

@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 
 from recognizer.models import Submission
 from recognizer.serializers import PredictionSerializer, PreviewSerializer
-from tests.recognizer.conftest import ONE, SEVEN, drawing_png
+from tests.harness.canvas import ONE, SEVEN, canvas_png
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def post_json(client, body, query: str = ""):
 
 
 def test_a_drawn_one_is_recognised_and_stored(client, active_model):
-    response = post_json(client, {"image": as_base64(drawing_png(ONE))})
+    response = post_json(client, {"image": as_base64(canvas_png(ONE))})
 
     assert response.status_code == 201, response.json()
     answer = response.json()
@@ -52,23 +52,21 @@ def test_a_drawn_one_is_recognised_and_stored(client, active_model):
     assert stored.pk == answer["id"]
     assert stored.digit == 1 and stored.source == "api"
     assert stored.model_version == active_model
-    assert bytes(stored.image) == drawing_png(ONE) and stored.image_format == "PNG"
+    assert bytes(stored.image) == canvas_png(ONE) and stored.image_format == "PNG"
     assert len(bytes(stored.preprocessed)) == 784
     assert stored.latency_ms > 0
     assert stored.user is None and stored.session_hash == ""
 
 
 def test_a_data_url_works_like_plain_base64(client, active_model):
-    response = post_json(
-        client, {"image": "data:image/png;base64," + as_base64(drawing_png(SEVEN))}
-    )
+    response = post_json(client, {"image": "data:image/png;base64," + as_base64(canvas_png(SEVEN))})
 
     assert response.status_code == 201
     assert response.json()["digit"] == 7
 
 
 def test_a_multipart_upload_works(client, active_model):
-    upload = io.BytesIO(drawing_png(SEVEN))
+    upload = io.BytesIO(canvas_png(SEVEN))
     upload.name = "seven.png"
 
     response = client.post(URL, {"image": upload})
@@ -78,7 +76,7 @@ def test_a_multipart_upload_works(client, active_model):
 
 
 def test_a_jpeg_and_a_webp_are_accepted(client, active_model):
-    image = Image.open(io.BytesIO(drawing_png(ONE)))
+    image = Image.open(io.BytesIO(canvas_png(ONE))).convert("RGB")  # JPEG has no alpha
     for image_format in ("JPEG", "WEBP"):
         buffer = io.BytesIO()
         image.save(buffer, format=image_format)
@@ -100,7 +98,7 @@ def test_a_pixel_array_of_a_real_mnist_digit_is_recognised(client, active_model,
 
 
 def test_include_preprocessed_returns_the_28x28_the_model_saw(client, active_model):
-    response = post_json(client, {"image": as_base64(drawing_png(ONE))}, "?include=preprocessed")
+    response = post_json(client, {"image": as_base64(canvas_png(ONE))}, "?include=preprocessed")
 
     rows = response.json()["preprocessed"]
     assert len(rows) == 28 and all(len(row) == 28 for row in rows)
@@ -112,7 +110,7 @@ def test_include_preprocessed_returns_the_28x28_the_model_saw(client, active_mod
 
 def test_a_preview_answers_without_storing(client, active_model):
     response = post_json(
-        client, {"image": as_base64(drawing_png(ONE))}, "?preview=true&include=preprocessed"
+        client, {"image": as_base64(canvas_png(ONE))}, "?preview=true&include=preprocessed"
     )
 
     assert response.status_code == 200
@@ -123,7 +121,7 @@ def test_a_preview_answers_without_storing(client, active_model):
 
 @pytest.mark.parametrize("query", ["", "?include=preprocessed"])
 def test_the_answers_are_what_the_documented_serializers_give(client, active_model, query):
-    body = {"image": as_base64(drawing_png(SEVEN))}
+    body = {"image": as_base64(canvas_png(SEVEN))}
     stored = post_json(client, body, query).json()
     preview = post_json(client, body, query + ("&" if query else "?") + "preview=true").json()
 
@@ -144,7 +142,7 @@ def test_without_an_active_model_predictions_answer_503(client, active_model):
     active_model.is_active = False
     active_model.save()
 
-    response = post_json(client, {"image": as_base64(drawing_png(ONE))})
+    response = post_json(client, {"image": as_base64(canvas_png(ONE))})
 
     assert response.status_code == 503
     assert response.json()["code"] == "no_active_model"
@@ -154,7 +152,7 @@ def test_without_an_active_model_predictions_answer_503(client, active_model):
 def test_the_page_visitor_s_predictions_are_stored_as_web_and_theirs(client, active_model):
     client.get("/")  # starts the visitor's session
 
-    response = post_json(client, {"image": as_base64(drawing_png(ONE))})
+    response = post_json(client, {"image": as_base64(canvas_png(ONE))})
 
     stored = Submission.objects.get(pk=response.json()["id"])
     assert stored.source == "web"
@@ -170,7 +168,7 @@ def test_a_token_user_s_prediction_is_theirs(client, active_model, django_user_m
 
     response = client.post(
         URL,
-        {"image": as_base64(drawing_png(ONE))},
+        {"image": as_base64(canvas_png(ONE))},
         content_type="application/json",
         headers={"Authorization": f"Token {token.key}"},
     )
@@ -185,7 +183,7 @@ def test_the_page_session_needs_its_csrf_token(active_model):
 
     browser = HttpsClient(enforce_csrf_checks=True)
     page = browser.get("/")
-    body = {"image": as_base64(drawing_png(ONE))}
+    body = {"image": as_base64(canvas_png(ONE))}
 
     refused = browser.post(URL, body, content_type="application/json")
     accepted = browser.post(
@@ -205,7 +203,7 @@ def test_the_page_session_needs_its_csrf_token(active_model):
 
 def test_anonymous_predictions_are_throttled_per_client(client, active_model, settings):
     set_rates(settings, anon="2/min")
-    body = {"image": as_base64(drawing_png(ONE))}
+    body = {"image": as_base64(canvas_png(ONE))}
 
     statuses = [post_json(client, body).status_code for _ in range(3)]
     throttled = post_json(client, body)
@@ -220,7 +218,7 @@ def test_anonymous_predictions_are_throttled_per_client(client, active_model, se
 
 def test_a_forged_forwarded_for_header_does_not_escape_the_throttle(client, active_model, settings):
     set_rates(settings, anon="1/min")
-    body = {"image": as_base64(drawing_png(ONE))}
+    body = {"image": as_base64(canvas_png(ONE))}
 
     first = post_json(client, body)
     forged = client.post(
@@ -233,7 +231,7 @@ def test_a_forged_forwarded_for_header_does_not_escape_the_throttle(client, acti
 def test_staff_are_not_throttled(client, active_model, settings, admin_user):
     set_rates(settings, anon="1/min", user="1/min")
     client.force_login(admin_user)
-    body = {"image": as_base64(drawing_png(ONE))}
+    body = {"image": as_base64(canvas_png(ONE))}
 
     assert [post_json(client, body).status_code for _ in range(3)] == [201] * 3
 
@@ -242,7 +240,7 @@ def test_a_prediction_costs_one_insert_and_no_other_query(
     client, active_model, django_assert_num_queries, settings
 ):
     settings.PREDICTOR_REFRESH_SECONDS = 60  # the active version is looked up twice a second
-    body = {"image": as_base64(drawing_png(ONE))}
+    body = {"image": as_base64(canvas_png(ONE))}
     post_json(client, body)  # the first request looks it up and loads the model
 
     with django_assert_num_queries(1):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from recognizer.models import Submission
-from tests.recognizer.conftest import ONE, drawing_png
+from tests.harness.canvas import ONE, canvas_png
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def gif() -> bytes:
     return buffer.getvalue()
 
 
-GOOD_PNG = drawing_png(ONE)
+GOOD_PNG = canvas_png(ONE)
 PIXELS = [[0] * 28 for _ in range(28)]
 PIXELS_WITH_INK = (
     [[0] * 28 for _ in range(10)]

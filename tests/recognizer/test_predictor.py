@@ -20,7 +20,7 @@ from recognizer.predictor import (
     load_model,
 )
 from tests.conftest import wait_until
-from tests.recognizer.conftest import SEVEN, drawing_png
+from tests.harness.canvas import SEVEN, canvas_png
 from training.ml.artifacts import artifact_load, artifact_save
 from training.ml.evaluation import evaluate_probabilities
 from training.services.registry import version_activate, version_register
@@ -295,7 +295,7 @@ def test_activating_another_version_switches_live_requests_within_2_seconds(
         dataset_fingerprint={},
         auto_activate=False,
     )
-    body = {"image": base64.b64encode(drawing_png(SEVEN)).decode()}
+    body = {"image": base64.b64encode(canvas_png(SEVEN)).decode()}
     client.force_login(admin_user)  # staff are not throttled
 
     def ask() -> int:

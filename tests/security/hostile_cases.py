@@ -12,7 +12,7 @@ from urllib.parse import quote
 from PIL import Image
 
 from recognizer.imaging.containers import MAX_ITEMS
-from tests.recognizer.conftest import ONE, drawing_png
+from tests.harness.canvas import ONE, canvas_png
 from tests.recognizer.test_batches import BAD_BATCHES
 from tests.recognizer.test_prediction_api_rejects import JSON_CASES, RAW_CASES
 from tests.security import payloads as hostile
@@ -56,7 +56,7 @@ def nested(depth: int) -> list:
     return value
 
 
-PNG = drawing_png(ONE)
+PNG = canvas_png(ONE)
 DRAWING = Image.open(io.BytesIO(PNG))
 INK = [[0] * 28] * 10 + [[0] * 10 + [255] * 8 + [0] * 10] * 8 + [[0] * 28] * 10
 BOMB = b64(hostile.jpeg_claiming(65000, 65000))

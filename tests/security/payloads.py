@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.recognizer.conftest import ONE, drawing_png
+from tests.harness.canvas import ONE, canvas_png
 
 
 def image_bytes(image: Image.Image, image_format: str) -> bytes:
@@ -91,7 +91,7 @@ def zip_with_raw_name(raw_name: bytes) -> bytes:
     """A ZIP whose member name is `raw_name` flagged as UTF-8 (bit 11), e.g.
     bytes that are not UTF-8."""
     placeholder = b"N" * len(raw_name)
-    data = bytearray(zip_of({placeholder.decode(): drawing_png(ONE)}))
+    data = bytearray(zip_of({placeholder.decode(): canvas_png(ONE)}))
     for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         at = data.find(signature)
         data[at + flags_at + 1] |= 0x08
@@ -100,7 +100,7 @@ def zip_with_raw_name(raw_name: bytes) -> bytes:
 
 def zip_needing_version(major: int) -> bytes:
     """A ZIP whose member needs a newer ZIP version to extract than exists."""
-    data = bytearray(zip_of({"a.png": drawing_png(ONE)}))
+    data = bytearray(zip_of({"a.png": canvas_png(ONE)}))
     central = data.find(b"PK\x01\x02")
     data[central + 6] = major * 10
     return bytes(data)

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from recognizer.models import InferenceBatch, Submission
 from tests.conftest import HttpsClient
-from tests.recognizer.conftest import ONE, drawing_png
+from tests.harness.canvas import ONE, canvas_png
 from tests.security.hostile_cases import INK
 from tests.security.payloads import png_with_chunk
 from training.models import ModelActivation, TrainingJob
@@ -25,7 +25,7 @@ OVER_DJANGOS_CAP = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 500_000
 def png_padded_to(size: int) -> bytes:
     """A real drawing, made `size` bytes long by a private ancillary chunk
     (as metadata does); decoders skip it."""
-    png = drawing_png(ONE)
+    png = canvas_png(ONE)
     return png_with_chunk(png, b"prVt", bytes(size - len(png) - 12))
 
 

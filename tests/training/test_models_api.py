@@ -8,7 +8,7 @@ import yaml
 
 from recognizer.models import Submission
 from tests.conftest import HttpsClient
-from tests.recognizer.conftest import ONE, drawing_png
+from tests.harness.canvas import ONE, canvas_png
 from training.models import ModelActivation, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def staff(admin_user) -> HttpsClient:
 
 def give_feedback(client: HttpsClient, labels: list[int]) -> None:
     client.get("/")
-    image = base64.b64encode(drawing_png(ONE)).decode()
+    image = base64.b64encode(canvas_png(ONE)).decode()
     for label in labels:
         prediction = client.post(
             "/api/v1/predictions/", {"image": image}, content_type="application/json"
@@ -76,7 +76,7 @@ def test_staff_activate_a_version_and_the_history_records_it(active_model, staff
 
 
 def test_predicting_with_a_chosen_version_needs_a_token_or_staff(active_model, client, staff):
-    image = base64.b64encode(drawing_png(ONE)).decode()
+    image = base64.b64encode(canvas_png(ONE)).decode()
     url = "/api/v1/predictions/?model_version=1"
 
     anonymous = client.post(url, {"image": image}, content_type="application/json")
