@@ -20,6 +20,9 @@ from training.models import ModelVersion, TrainingJob
 from training.tasks import train_job_task
 
 ROOT = Path(__file__).resolve().parent.parent
+# The USPS test split (report only, never trained on): USPS_TEST names the
+# file, as for the benchmarks; beside the checkout in ../shared by default.
+USPS_TEST = Path(os.environ.get("USPS_TEST") or ROOT.parent / "shared/datasets/usps/zip.test.gz")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from recognizer.imaging.containers import MAX_ITEMS
 from tests.harness.canvas import ONE, canvas_png
-from tests.recognizer.test_batches import BAD_BATCHES
+from tests.recognizer.batches.test_api import BAD_BATCHES
 from tests.recognizer.test_prediction_api_rejects import JSON_CASES, RAW_CASES
 from tests.security import payloads as hostile
 

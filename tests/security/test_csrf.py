@@ -21,8 +21,8 @@ from recognizer.models import BatchResult, InferenceBatch, Submission
 from recognizer.services import submission_feedback
 from tests.conftest import HttpsClient
 from tests.figures import record
-from tests.security.hostile_cases import INK
 from tests.mnistsite.test_api_permissions import api_routes
+from tests.security.hostile_cases import INK
 from training.models import LabelledSample, ModelActivation, ModelVersion, TrainingJob
 from training.services import version_activate
 

@@ -13,7 +13,7 @@ import pytest
 from recognizer.models import BatchResult, InferenceBatch, Submission
 from recognizer.services import batches as batches_module
 from recognizer.services.batches import batch_run, batches_resume_stale
-from tests.recognizer.test_batches import create, npy_upload
+from tests.recognizer.batches.uploads import create, npy_upload
 
 ITEMS = 30
 ITEM_SECONDS = 0.05  # 1.5 s in all: a hundredth of a slow 1,000-item chunk

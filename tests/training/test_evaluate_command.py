@@ -3,12 +3,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import ROOT
+from tests.conftest import USPS_TEST
 from training.bundle import bundled_model_install
 
 pytestmark = pytest.mark.django_db
-
-USPS = ROOT.parent / "shared" / "datasets" / "usps" / "zip.test.gz"
 
 
 @pytest.fixture
@@ -17,11 +15,11 @@ def bundled(settings, tmp_path, mnist_cache):
     return bundled_model_install()
 
 
-@pytest.mark.skipif(not USPS.is_file(), reason=f"USPS test set not at {USPS}")
+@pytest.mark.skipif(not USPS_TEST.is_file(), reason=f"USPS test set not at {USPS_TEST}")
 def test_evaluate_reports_mnist_and_usps_through_the_drawing_preprocessing(bundled):
     out = StringIO()
 
-    call_command("evaluate", "--usps", str(USPS), stdout=out)
+    call_command("evaluate", "--usps", str(USPS_TEST), stdout=out)
 
     text = out.getvalue()
     assert "Model v1 on the MNIST test set: 10000 images" in text

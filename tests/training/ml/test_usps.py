@@ -4,20 +4,19 @@ MNIST preprocessing as a drawing."""
 import gzip
 import hashlib
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import USPS_TEST
 from training.ml.mnist_style import BOX, CENTRE
 from training.ml.usps import load_usps, usps_as_mnist
 
-USPS_TEST = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "usps" / "zip.test.gz"
 CLASS_COUNTS = [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
 
 needs_usps = pytest.mark.skipif(
     not USPS_TEST.exists(),
-    reason=f"USPS test split not found at {USPS_TEST} (it sits beside the checkout in ../shared)",
+    reason=f"USPS test split not found at {USPS_TEST} (set USPS_TEST to the file)",
 )
 
 

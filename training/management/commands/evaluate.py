@@ -1,10 +1,7 @@
 """`manage.py evaluate`: a model version's numbers on the MNIST test set;
-with --usps, on the USPS test set fed through the site's own preprocessing;
+with --usps, on the USPS test set made MNIST-style as a drawing is;
 with --pendigits, on the held-out writers' pen-drawn digits drawn as the
-drawing page draws them (the canvas score training gives every version).
-
-It lives in `recognizer` because it uses the drawing preprocessing;
-`training` never imports `recognizer`."""
+drawing page draws them (the canvas score training gives every version)."""
 
 from pathlib import Path
 from typing import Any
