@@ -9,7 +9,7 @@ none fails during a switch. Only a process that has no model yet (the first
 request, or warm-up at start) loads in the foreground.
 
 Inference never calls `model.predict()`, which rebuilds its data pipeline on
-every call (about 50 ms for one image on this model; see docs/benchmarks.md).
+every call (many times the cost of the answer itself; docs/benchmarks.md).
 One image goes through the version's compiled (LiteRT) model on the calling
 thread; batches, and versions registered before there was a compiled model,
 through the Keras model as a traced `tf.function`.
@@ -121,8 +121,9 @@ def load_model(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
 
 class SingleImageRunner:
     """The compiled (LiteRT) model, for one image at a time, on the calling
-    thread: about 0.5 ms, where the traced TensorFlow function takes about 2 ms
-    in a web request, most of it waking TensorFlow's own threads. An
+    thread: a fraction of what the traced TensorFlow function takes in a web
+    request, most of which is waking TensorFlow's own threads
+    (docs/benchmarks.md). An
     interpreter is not thread-safe, so each thread gets its own."""
 
     def __init__(self, flatbuffer: bytes) -> None:

@@ -11,7 +11,7 @@ Skia), black on white as the page does. The canvas's grey levels are what
 the site's preprocessing reads back as ink (`1 - grey`, 8-bit), and that ink
 goes through the site's own MNIST-style step, so a rendered digit is the
 28x28 the model would get had the writer drawn it on the page.
-`tests/training/ml/test_pen_canvas.py` checks this against Chromium
+`tests/e2e/test_pen_canvas_matches_the_page.py` checks this against Chromium
 drawing the same strokes through ink.js.
 
 A digit is placed with the variation people have: size, position on the pad,
