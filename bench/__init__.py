@@ -6,7 +6,8 @@ predict_load (prediction latency and throughput under gunicorn, against the
 `model.predict()` baseline of baseline_wsgi), load_mix (the drawing page's
 visitors, mixed), batch_throughput (a batch through the real worker),
 train_presets, architecture_speed, pen_mix, usps_gap and canvas_realism
-(training and the model); loadgen and mixgen are the load generators that
+(training and the model), answers (what building an answer costs, in
+process); loadgen and mixgen are the load generators that
 predict_load and load_mix start. Each module's docstring says what it
 measures; the figures, with their conditions, are in docs/benchmarks.md.
 
