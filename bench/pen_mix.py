@@ -12,7 +12,7 @@ ranges, through the project's own fit(); then prints a markdown row: MNIST
 test, canvas (the selection criterion) and USPS (reported, never selected
 by). Without a job or a database: the pure training code only. Needs the
 MNIST cache (`manage.py fetch_mnist`) and the pen-drawn digits
-(--pendigits, default ../shared/datasets/pendigits). Results: docs/benchmarks.md.
+(--pendigits, default $PENDIGITS_DIR). Results: docs/benchmarks.md.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.datasets import dataset_path
 
 
 def pair(text: str) -> tuple[float, float]:
@@ -41,11 +41,18 @@ def main() -> None:
     parser.add_argument("--pen", type=pair, default=None, help="pen widths, e.g. 16,32")
     parser.add_argument("--slant", type=pair, default=None, help="e.g. -0.3,0.3")
     parser.add_argument("--rotation", type=pair, default=None, help="degrees, e.g. -10,10")
-    parser.add_argument("--pendigits", type=Path, default=ROOT.parent / "shared/datasets/pendigits")
     parser.add_argument(
-        "--usps", type=Path, default=ROOT.parent / "shared/datasets/usps/zip.test.gz"
+        "--pendigits",
+        type=Path,
+        default=dataset_path("PENDIGITS_DIR"),
+        help="default: $PENDIGITS_DIR",
+    )
+    parser.add_argument(
+        "--usps", type=Path, default=dataset_path("USPS_TEST"), help="default: $USPS_TEST"
     )
     args = parser.parse_args()
+    if args.pendigits is None:
+        parser.error("the pen-drawn digits are needed: --pendigits or PENDIGITS_DIR")
 
     from training.ml.datasets import load_mnist, split_validation
     from training.ml.evaluation import evaluate_model
@@ -90,7 +97,9 @@ def main() -> None:
     test = evaluate_model(model, mnist.x_test / 255.0, mnist.y_test).accuracy
     canvas = canvas_score(model, pendigits.canvas_set)
     usps = (
-        evaluate_model(model, *usps_as_mnist(args.usps)).accuracy if args.usps.is_file() else None
+        evaluate_model(model, *usps_as_mnist(args.usps)).accuracy
+        if args.usps and args.usps.is_file()
+        else None
     )
     worst = sorted(
         ((count, f"{true}→{read}") for true, row in enumerate(canvas.confusion_matrix)

@@ -1,7 +1,7 @@
 """Benchmark: train each preset as a real job and report wall time and accuracy.
 
     .venv/bin/python -m bench.train_presets quick standard best \
-        [--pen-copies 0,preset] [--fresh] [--usps ../shared/datasets/usps/zip.test.gz]
+        [--pen-copies 0,preset] [--fresh] [--usps PATH, default $USPS_TEST]
 
 Each job runs in this process through the same code the training worker runs
 (`training.runner.run_job`), on a throwaway SQLite database and model store,
@@ -25,14 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.datasets import dataset_path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("presets", nargs="+", choices=["quick", "standard", "best"])
     parser.add_argument(
-        "--usps", type=Path, default=ROOT.parent / "shared/datasets/usps/zip.test.gz"
+        "--usps", type=Path, default=dataset_path("USPS_TEST"), help="default: $USPS_TEST"
     )
     parser.add_argument(
         "--pen-copies",
@@ -65,12 +65,12 @@ def main() -> None:
     if not args.fresh:
         fetch_mnist(settings.MNIST_CACHE_DIR, log=lambda message: None)
     usps = None
-    if args.usps.is_file():
+    if args.usps and args.usps.is_file():
         from training.ml.usps import usps_as_mnist
 
         usps = usps_as_mnist(args.usps)
     else:
-        print(f"USPS skipped: no file at {args.usps}")
+        print(f"USPS skipped: no file at {args.usps} (--usps or USPS_TEST)")
 
     def run(preset: str, copies: str) -> tuple[float, object]:
         overrides = {} if copies == "preset" else {"pen_copies": int(copies)}

@@ -1,6 +1,6 @@
 """Benchmark: where the bundled model's USPS errors come from.
 
-    .venv/bin/python -m bench.usps_gap [--usps ../shared/datasets/usps/zip.test.gz]
+    .venv/bin/python -m bench.usps_gap [--usps PATH, default $USPS_TEST]
 
 USPS is evaluated on, never trained on or tuned against; this script only
 looks. It prints, for the bundled model (training/bundled/):
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from bench.datasets import dataset_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,9 +71,11 @@ def read(net, images: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--usps", type=Path, default=ROOT.parent / "shared/datasets/usps/zip.test.gz"
+        "--usps", type=Path, default=dataset_path("USPS_TEST"), help="default: $USPS_TEST"
     )
     args = parser.parse_args()
+    if args.usps is None:
+        parser.error("the USPS test split is needed: --usps or USPS_TEST")
 
     from training.ml.artifacts import artifact_load
     from training.ml.datasets import load_mnist
