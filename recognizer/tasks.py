@@ -43,7 +43,8 @@ class CallbackDelivery(Task):
         return settings.BATCH_CALLBACK_MAX_RETRIES
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        batch_callback_record(batch_id=args[0], delivered=False)
+        batch_id = args[0] if args else kwargs["batch_id"]
+        batch_callback_record(batch_id=batch_id, delivered=False)
 
 
 @shared_task(
