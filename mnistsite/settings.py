@@ -339,6 +339,9 @@ PREDICTOR_WARM_ON_START = env_bool("PREDICTOR_WARM_ON_START", True)
 # --- Models and data --------------------------------------------------------
 
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models"))).resolve()
+# This host's copies of model files when the `models` storage is not a local
+# folder (object storage); unused with the default folder.
+MODEL_CACHE_DIR = VAR_DIR / "model-cache"
 MNIST_DIR = env_str("MNIST_DIR")
 MNIST_CACHE_DIR = Path(
     env_str("MNIST_CACHE_DIR", str(Path.home() / ".cache" / "mnistsite"))
@@ -354,6 +357,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))).resolve()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Model files (training/model_store.py): the folder MODEL_STORE_DIR.
+    "models": {"BACKEND": "training.model_store.ModelStoreFolder"},
     # Hashed, compressed names in production (after collectstatic); plain
     # files straight from the source folders while developing.
     "staticfiles": {

@@ -20,13 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError
 
-from training.ml.artifacts import ArtifactError, artifact_load, compiled_read
+from training.ml.artifacts import ArtifactError
+from training.model_store import compiled_load, model_load
 from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -87,13 +87,10 @@ def load_model(ref: ModelRef, *, threads: int | None = None) -> LoadedModel:
     _configure_tensorflow(threads or settings.PREDICTOR_THREADS)
     import tensorflow as tf
 
-    store = Path(settings.MODEL_STORE_DIR)
     try:
-        model = artifact_load(store / ref.artifact_path, ref.artifact_sha256)
+        model = model_load(ref.artifact_path, ref.artifact_sha256)
         compiled = (
-            compiled_read(store / ref.compiled_path, ref.compiled_sha256)
-            if ref.compiled_path
-            else None
+            compiled_load(ref.compiled_path, ref.compiled_sha256) if ref.compiled_path else None
         )
     except (ArtifactError, OSError, ValueError) as exc:
         raise ModelUnavailable(f"model v{ref.version} cannot be loaded: {exc}") from exc

@@ -5,13 +5,13 @@ import json
 import logging
 from pathlib import Path
 
-from django.conf import settings
 from django.db import IntegrityError
 
 from training.ml.artifacts import Artifact, artifact_verify
 from training.ml.evaluation import Evaluation
 from training.ml.files import atomic_write_bytes
 from training.ml.pendigits import CanvasScore
+from training.model_store import writing_dir
 from training.models import ModelVersion
 from training.services.registry import version_activate, version_register
 
@@ -61,7 +61,7 @@ def bundled_model_install(bundle_dir: Path = BUNDLE_DIR) -> ModelVersion | None:
 def _copy_into_store(source: Path, sha256: str) -> Artifact:
     """The bundled file, verified, under a name of its own in the model store."""
     artifact_verify(source, sha256)
-    target = settings.MODEL_STORE_DIR / f"bundled-{sha256[:12]}{source.suffix}"
+    target = writing_dir() / f"bundled-{sha256[:12]}{source.suffix}"
     if not target.exists():
         atomic_write_bytes(target, source.read_bytes())
     artifact_verify(target, sha256)

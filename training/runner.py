@@ -17,6 +17,7 @@ from training.ml.artifacts import Artifact, artifact_save, compiled_save
 from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.fit import EpochMetrics, FitResult, TrainingCancelled, fit
 from training.ml.pendigits import CanvasScore, canvas_score
+from training.model_store import writing_dir
 from training.models import ModelVersion, TrainingJob
 from training.params import TrainingParams
 from training.services import jobs as job_services
@@ -176,9 +177,9 @@ def _save_artifacts(model, *, stem: str) -> tuple[Artifact, Artifact | None]:
     """The Keras file and the compiled one. A model that does not convert is
     still registered, without a compiled file: it then serves single images
     through TensorFlow, slower but the same answers."""
-    artifact = artifact_save(model, settings.MODEL_STORE_DIR, stem=stem)
+    artifact = artifact_save(model, writing_dir(), stem=stem)
     try:
-        compiled = compiled_save(model, settings.MODEL_STORE_DIR, stem=stem)
+        compiled = compiled_save(model, writing_dir(), stem=stem)
     except BaseException as exc:
         if isinstance(exc, Exception) and not isinstance(exc, SoftTimeLimitExceeded):
             logger.exception("%s: the model could not be compiled; registering it without", stem)

@@ -35,9 +35,9 @@ def artifact_save(model: Any, store_dir: Path, *, stem: str) -> Artifact:
 def compiled_save(model: Any, store_dir: Path, *, stem: str) -> Artifact:
     """Save `model` converted for single-image serving, as
     `<stem>-<sha256 prefix>.tflite`: a LiteRT flatbuffer that answers one image
-    in about 0.5 ms on the calling thread, where the traced TensorFlow
-    function takes about 2 ms in a web request (docs/benchmarks.md). Converted
-    once, when the version is registered, because converting takes seconds."""
+    on the calling thread in a fraction of the traced TensorFlow function's
+    time in a web request (docs/benchmarks.md). Converted once, when the
+    version is registered, because converting takes seconds."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(_without_optimizer(model))

@@ -8,9 +8,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from training.ml.artifacts import Artifact, ArtifactError, artifact_load
+from training.ml.artifacts import Artifact, ArtifactError
 from training.ml.evaluation import Evaluation
 from training.ml.pendigits import CanvasScore, CanvasSet, canvas_score
+from training.model_store import model_load, model_publish, writing_dir
 from training.models import ModelActivation, ModelVersion, TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,10 @@ def version_register(
                     version=number,
                     architecture=architecture,
                     parameter_count=parameter_count,
-                    artifact_path=_store_path(artifact),
+                    artifact_path=model_publish(artifact),
                     artifact_size=artifact.size,
                     artifact_sha256=artifact.sha256,
-                    compiled_path=_store_path(compiled) if compiled else "",
+                    compiled_path=model_publish(compiled) if compiled else "",
                     compiled_sha256=compiled.sha256 if compiled else "",
                     training_job=training_job,
                     dataset_fingerprint=dataset_fingerprint,
@@ -100,7 +101,7 @@ def version_auto_activate(version: ModelVersion, *, canvas: CanvasSet | None = N
 
 def version_score_canvas(*, version: ModelVersion, canvas: CanvasSet) -> ModelVersion:
     """Score `version` on `canvas` and store the score in place of any other."""
-    model = artifact_load(settings.MODEL_STORE_DIR / version.artifact_path, version.artifact_sha256)
+    model = model_load(version.artifact_path, version.artifact_sha256)
     ModelVersion.objects.filter(pk=version.pk).update(**_canvas_fields(canvas_score(model, canvas)))
     version.refresh_from_db()
     return version
@@ -129,11 +130,6 @@ def _canvas_fields(canvas: CanvasScore | None) -> dict[str, Any]:
         "canvas_confusion_matrix": canvas.confusion_matrix,
         "canvas_set_sha256": canvas.set_sha256,
     }
-
-
-def _store_path(artifact: Artifact) -> str:
-    """Where the registry records a file: relative to MODEL_STORE_DIR."""
-    return str(artifact.path.resolve().relative_to(settings.MODEL_STORE_DIR.resolve()))
 
 
 def auto_activation_verdict(new: ModelVersion, active: ModelVersion | None) -> tuple[bool, str]:
@@ -217,13 +213,12 @@ def versions_compile() -> list[ModelVersion]:
     left as that process made it."""
     from training.ml.artifacts import compiled_save
 
-    store = settings.MODEL_STORE_DIR
     compiled_now = []
     for version in ModelVersion.objects.filter(compiled_path="").exclude(artifact_path=""):
-        model = artifact_load(store / version.artifact_path, version.artifact_sha256)
-        compiled = compiled_save(model, store, stem=f"v{version.version}")
+        model = model_load(version.artifact_path, version.artifact_sha256)
+        compiled = compiled_save(model, writing_dir(), stem=f"v{version.version}")
         attached = ModelVersion.objects.filter(pk=version.pk, compiled_path="").update(
-            compiled_path=_store_path(compiled), compiled_sha256=compiled.sha256
+            compiled_path=model_publish(compiled), compiled_sha256=compiled.sha256
         )
         if attached:
             version.refresh_from_db()

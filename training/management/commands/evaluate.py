@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from training.management.base import ModelVersionCommand
-from training.ml.artifacts import ArtifactError, artifact_load
+from training.ml.artifacts import ArtifactError
 from training.ml.datasets import MnistNotCached, load_mnist
 from training.ml.evaluation import Evaluation, evaluate_model
 from training.ml.pendigits import (
@@ -20,6 +20,7 @@ from training.ml.pendigits import (
     read_pendigits,
 )
 from training.ml.usps import usps_as_mnist
+from training.model_store import model_load
 from training.models import ModelVersion
 from training.reports import confusion_table, per_class_table
 from training.selectors import active_version
@@ -48,9 +49,7 @@ class Command(ModelVersionCommand):
         pendigits_path: Path | None = options["pendigits"]
         canvas = self._canvas_set(pendigits_path) if pendigits_path is not None else None
         try:
-            model = artifact_load(
-                settings.MODEL_STORE_DIR / version.artifact_path, version.artifact_sha256
-            )
+            model = model_load(version.artifact_path, version.artifact_sha256)
         except ArtifactError as exc:
             raise CommandError(str(exc)) from None
         try:

@@ -3,12 +3,12 @@
 import json
 import shutil
 
-from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from training.bundle import BUNDLE_DIR
 from training.management.base import ModelVersionCommand
 from training.ml.artifacts import artifact_verify
+from training.model_store import model_local_path
 from training.models import ModelVersion
 
 MODEL_FILE = "model.keras"
@@ -36,7 +36,7 @@ class Command(ModelVersionCommand):
             (version.artifact_path, version.artifact_sha256, MODEL_FILE),
             (version.compiled_path, version.compiled_sha256, COMPILED_FILE),
         ):
-            source = settings.MODEL_STORE_DIR / path
+            source = model_local_path(path, sha256)
             artifact_verify(source, sha256)
             shutil.copyfile(source, BUNDLE_DIR / name)
         job = version.training_job

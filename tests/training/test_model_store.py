@@ -1,0 +1,140 @@
+"""Model files through the `models` storage (training/model_store.py): in
+place in the default folder; through a verified local copy on each host when
+the storage is elsewhere. "Elsewhere" here is Django's in-memory storage,
+shared by two hosts that each have their own MODEL_CACHE_DIR."""
+
+import hashlib
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import InMemoryStorage
+
+from recognizer.predictor import ModelUnavailable, load_model, model_ref_for_version
+from training.bundle import bundled_model_install
+from training.ml.artifacts import Artifact, ArtifactError
+from training.model_store import (
+    model_local_path,
+    model_publish,
+    model_storage,
+    writing_dir,
+)
+
+REMOTE = {"BACKEND": "tests.training.test_model_store.FlakyStorage"}
+
+
+class FlakyStorage(InMemoryStorage):
+    """Object storage stand-in: files in memory, and a switch to take it down."""
+
+    down = False
+
+    def _check_up(self) -> None:
+        if FlakyStorage.down:
+            raise ConnectionError("the object store is not answering")
+
+    def exists(self, name):
+        self._check_up()
+        return super().exists(name)
+
+    def _open(self, name, mode="rb"):
+        self._check_up()
+        return super()._open(name, mode)
+
+
+@pytest.fixture
+def remote(settings, tmp_path):
+    """Object storage for models; returns a function that makes this process
+    "host A" or "host B" (its own local cache)."""
+    settings.STORAGES = {**settings.STORAGES, "models": REMOTE}
+    FlakyStorage.down = False
+
+    def host(name: str):
+        settings.MODEL_CACHE_DIR = tmp_path / f"cache-{name}"
+        return settings.MODEL_CACHE_DIR
+
+    host("a")
+    yield host
+    FlakyStorage.down = False
+
+
+def a_file(folder, name: str, data: bytes) -> Artifact:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return Artifact(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_by_default_the_store_is_the_model_folder_and_files_stay_in_place(settings, tmp_path):
+    settings.MODEL_STORE_DIR = tmp_path / "models"
+    artifact = a_file(writing_dir(), "v3-abc.keras", b"model bytes")
+
+    key = model_publish(artifact)
+
+    assert writing_dir() == tmp_path / "models"
+    assert key == "v3-abc.keras"
+    assert model_local_path(key, artifact.sha256) == artifact.path
+
+
+def test_a_file_published_on_one_host_is_read_on_another(remote):
+    artifact = a_file(writing_dir(), "v2-0123.keras", b"the weights")
+    key = model_publish(artifact)
+
+    cache_b = remote("b")
+    local = model_local_path(key, artifact.sha256)
+
+    assert model_storage().open(key).read() == b"the weights"
+    assert local == cache_b / key and local.read_bytes() == b"the weights"
+
+
+def test_publishing_a_key_twice_uploads_it_once(remote):
+    artifact = a_file(writing_dir(), "v2-0123.keras", b"the weights")
+
+    assert model_publish(artifact) == model_publish(artifact) == "v2-0123.keras"
+    assert model_storage().listdir("")[1] == ["v2-0123.keras"]
+
+
+def test_a_corrupt_local_copy_is_fetched_again(remote):
+    key = model_publish(a_file(writing_dir(), "v2-0123.keras", b"the weights"))
+    sha256 = hashlib.sha256(b"the weights").hexdigest()
+    remote("b")
+    local = model_local_path(key, sha256)
+    local.write_bytes(b"the weightz")
+
+    assert model_local_path(key, sha256).read_bytes() == b"the weights"
+
+
+def test_a_corrupt_stored_file_is_refused_and_not_cached(remote):
+    sha256 = hashlib.sha256(b"the weights").hexdigest()
+    model_storage().save("v2-0123.keras", ContentFile(b"tampered"))
+    cache_b = remote("b")
+
+    with pytest.raises(ArtifactError, match="registered as"):
+        model_local_path("v2-0123.keras", sha256)
+    assert not cache_b.exists() or list(cache_b.iterdir()) == []
+
+
+def test_with_the_store_down_a_cached_copy_still_serves_and_a_missing_one_fails_cleanly(
+    remote,
+):
+    key = model_publish(a_file(writing_dir(), "v2-0123.keras", b"the weights"))
+    sha256 = hashlib.sha256(b"the weights").hexdigest()
+    FlakyStorage.down = True
+
+    assert model_local_path(key, sha256).read_bytes() == b"the weights"  # host A's copy
+    remote("b")
+    with pytest.raises(ArtifactError, match=r"could not be fetched \(ConnectionError"):
+        model_local_path(key, sha256)
+
+
+@pytest.mark.django_db
+def test_the_bundled_model_registered_on_one_host_serves_on_another(remote):
+    version = bundled_model_install()
+    ref = model_ref_for_version(version.version)
+    remote("b")
+
+    model = load_model(ref)
+
+    assert model.ref.version == version.version
+    FlakyStorage.down = True
+    remote("c")  # a third host, with the store down: the version is unavailable
+    with pytest.raises(ModelUnavailable, match="could not be fetched"):
+        load_model(ref)
