@@ -20,6 +20,7 @@ from mnistsite.env import (
     env_rate,
     env_str,
 )
+from mnistsite.object_storage import s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -339,9 +340,16 @@ PREDICTOR_WARM_ON_START = env_bool("PREDICTOR_WARM_ON_START", True)
 # --- Models and data --------------------------------------------------------
 
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models"))).resolve()
-# This host's copies of model files when the `models` storage is not a local
-# folder (object storage); unused with the default folder.
-MODEL_CACHE_DIR = VAR_DIR / "model-cache"
+# Object storage for model files instead of MODEL_STORE_DIR, so that processes
+# on several hosts share them; each host then reads them through a verified
+# copy in MODEL_CACHE_DIR (training/model_store.py).
+MODEL_STORE_BUCKET = env_str("MODEL_STORE_BUCKET")
+MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR", str(VAR_DIR / "model-cache"))).resolve()
+OBJECT_STORAGE_ENDPOINT_URL = env_str("OBJECT_STORAGE_ENDPOINT_URL")
+OBJECT_STORAGE_REGION = env_str("OBJECT_STORAGE_REGION")
+OBJECT_STORAGE_ACCESS_KEY_ID = env_str("OBJECT_STORAGE_ACCESS_KEY_ID")
+OBJECT_STORAGE_SECRET_ACCESS_KEY = env_str("OBJECT_STORAGE_SECRET_ACCESS_KEY")
+OBJECT_STORAGE_TIMEOUT_SECONDS = env_float("OBJECT_STORAGE_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 MNIST_DIR = env_str("MNIST_DIR")
 MNIST_CACHE_DIR = Path(
     env_str("MNIST_CACHE_DIR", str(Path.home() / ".cache" / "mnistsite"))
@@ -367,6 +375,15 @@ STORAGES = {
         else "mnistsite.storage.StaticFilesStorage"
     },
 }
+if MODEL_STORE_BUCKET:
+    STORAGES["models"] = s3_storage(
+        MODEL_STORE_BUCKET,
+        endpoint_url=OBJECT_STORAGE_ENDPOINT_URL,
+        region=OBJECT_STORAGE_REGION,
+        access_key=OBJECT_STORAGE_ACCESS_KEY_ID,
+        secret_key=OBJECT_STORAGE_SECRET_ACCESS_KEY,
+        timeout_seconds=OBJECT_STORAGE_TIMEOUT_SECONDS,
+    )
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
 MEDIA_URL = "media/"

@@ -39,6 +39,9 @@ print(json.dumps({
     "HSTS": s.SECURE_HSTS_SECONDS,
     "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
     "THROTTLE": s.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+    "MODELS": s.STORAGES["models"]["BACKEND"],
+    "MODELS_OPTIONS": {k: v for k, v in s.STORAGES["models"].get("OPTIONS", {}).items()
+                       if k != "client_config"},
 }))
 """
 
@@ -89,6 +92,23 @@ def test_service_urls_move_database_cache_and_broker_to_postgres_and_redis(tmp_p
     assert loaded["CACHE_LOCATION"] == "redis://cache.internal:6379/1"
     assert loaded["BROKER"] == "redis://:broker-secret@cache.internal:6379/0"
     assert not (tmp_path / "broker").exists(), "nothing embedded is created on real services"
+
+
+def test_model_files_are_in_the_model_folder_unless_a_bucket_is_named(tmp_path):
+    assert load_settings(tmp_path, DJANGO_DEBUG="1")["MODELS"] == (
+        "training.model_store.ModelStoreFolder"
+    )
+    loaded = load_settings(
+        tmp_path, DJANGO_DEBUG="1", MODEL_STORE_BUCKET="models",
+        OBJECT_STORAGE_ENDPOINT_URL="http://minio:9000", OBJECT_STORAGE_ACCESS_KEY_ID="key",
+        OBJECT_STORAGE_SECRET_ACCESS_KEY="secret",
+    )  # fmt: skip
+
+    assert loaded["MODELS"] == "storages.backends.s3.S3Storage"
+    options = loaded["MODELS_OPTIONS"]
+    assert (options["bucket_name"], options["endpoint_url"]) == ("models", "http://minio:9000")
+    assert (options["access_key"], options["secret_key"]) == ("key", "secret")
+    assert options["file_overwrite"] is False
 
 
 def test_broker_follows_redis_url_when_not_given_its_own(tmp_path):
