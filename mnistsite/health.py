@@ -23,6 +23,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
+from recognizer.predictor import predictor
 from training.selectors import active_version
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,13 @@ def _model_state(database_ok: bool) -> dict[str, Any]:
     version = active_version()
     if version is None:
         return {"active_version": None, "detail": "no model version is active yet"}
-    return {"active_version": version.version, "test_accuracy": version.test_accuracy}
+    # What this process serves: the active version, or (while the active one
+    # cannot be loaded) an earlier one or none, and why.
+    return {
+        "active_version": version.version,
+        "test_accuracy": version.test_accuracy,
+        **predictor().state(),
+    }
 
 
 def health_report() -> tuple[bool, dict[str, Any]]:

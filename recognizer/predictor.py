@@ -20,13 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError
 
 from training.ml.artifacts import ArtifactError
-from training.model_store import compiled_load, model_load
+from training.model_store import ModelStoreUnreachable, compiled_load, model_load
 from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,8 @@ class Predictor:
         self._check_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._loading: ModelRef | None = None
-        self._failed: tuple[ModelRef, float] | None = None
+        # The version that last failed to load, when, and why (public words).
+        self._failed: tuple[ModelRef, float, str] | None = None
 
     def model(self) -> LoadedModel:
         """The model to answer with now. Raises NoActiveModel or ModelUnavailable."""
@@ -205,8 +207,8 @@ class Predictor:
             raise ModelUnavailable(f"Model v{active.version} could not be loaded; retrying soon.")
         try:
             return self._load_now(active)
-        except ModelUnavailable:
-            self._failed = (active, self._clock())
+        except ModelUnavailable as exc:
+            self._failed = (active, self._clock(), _failure_reason(exc))
             raise
 
     def warm_up(self) -> LoadedModel | None:
@@ -263,12 +265,25 @@ class Predictor:
         try:
             self._load_now(ref)
             logger.info("predictor now serves model v%s", ref.version)
-        except Exception:
+        except Exception as exc:
             # Keep serving the previous version; say why loudly.
             logger.exception("predictor could not load model v%s", ref.version)
-            self._failed = (ref, self._clock())
+            self._failed = (ref, self._clock(), _failure_reason(exc))
         finally:
             self._loading = None
+
+    def state(self) -> dict[str, Any]:
+        """What this process serves, and why the active version is not served
+        if it failed to load (for /healthz: words, no paths or addresses)."""
+        current, active, failed = self._current, self._active, self._failed
+        state: dict[str, Any] = {"serving": current.ref.version if current else None}
+        if (
+            failed is not None
+            and failed[0] == active
+            and (current is None or current.ref != active)
+        ):
+            state["load_error"] = f"v{active.version} could not be loaded: {failed[2]}"
+        return state
 
     def _recently_failed(self, ref: ModelRef) -> bool:
         # A broken artifact is retried every half minute, not on every request.
@@ -277,6 +292,15 @@ class Predictor:
             and self._failed[0] == ref
             and self._clock() - self._failed[1] < 30.0
         )
+
+
+def _failure_reason(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    if isinstance(cause, ModelStoreUnreachable):
+        return "the model store is not answering"
+    if isinstance(cause, ArtifactError):
+        return "its model file is missing or not the registered one"
+    return "its model could not be built"
 
 
 _by_sha: dict[str, LoadedModel] = {}

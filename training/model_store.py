@@ -30,6 +30,12 @@ from training.ml.artifacts import Artifact, ArtifactError, artifact_load, compil
 from training.ml.files import sha256_file
 
 ALIAS = "models"
+
+
+class ModelStoreUnreachable(ArtifactError):
+    """The model store did not answer (or failed) while a file was fetched."""
+
+
 # Read from the storage in pieces of this size: a model file is tens of MB.
 _CHUNK = 1024 * 1024
 
@@ -91,7 +97,7 @@ def model_local_path(key: str, sha256: str) -> Path:
         raise
     except Exception as exc:  # each storage backend raises its own errors
         message = f"model file {key} could not be fetched ({type(exc).__name__}: {exc})"
-        raise ArtifactError(message) from exc
+        raise ModelStoreUnreachable(message) from exc
     return cached
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import pytest
 from django.db import OperationalError
 
+from recognizer import predictor as predictor_module
+from recognizer.predictor import load_model
 from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +74,34 @@ def test_healthz_names_the_active_model_version(client):
 
     body = client.get("/healthz").json()
 
-    assert body["checks"]["model"] == {"active_version": 3, "test_accuracy": 0.99}
+    assert body["checks"]["model"] == {"active_version": 3, "test_accuracy": 0.99, "serving": None}
+
+
+def test_healthz_says_which_version_this_process_serves(client, active_model):
+    body = {"pixels": [[0] * 28] * 10 + [[0] * 12 + [255] * 4 + [0] * 12] * 8 + [[0] * 28] * 10}
+    client.post("/api/v1/predictions/", body, content_type="application/json")
+
+    assert client.get("/healthz").json()["checks"]["model"]["serving"] == active_model.version
+
+
+def test_healthz_says_why_the_active_version_is_not_served(
+    client, active_model, settings, monkeypatch
+):
+    # This process loads for real (no model kept from other tests), and the file is corrupt.
+    monkeypatch.setattr(predictor_module, "load_model", load_model)
+    monkeypatch.setattr(predictor_module, "_by_sha", {})
+    (settings.MODEL_STORE_DIR / active_model.artifact_path).write_bytes(b"corrupt")
+    body = {"pixels": [[0] * 28] * 10 + [[0] * 12 + [255] * 4 + [0] * 12] * 8 + [[0] * 28] * 10}
+
+    answer = client.post("/api/v1/predictions/", body, content_type="application/json")
+    model = client.get("/healthz").json()["checks"]["model"]
+
+    assert answer.status_code == 503
+    assert model["serving"] is None
+    assert model["load_error"] == (
+        f"v{active_model.version} could not be loaded: "
+        "its model file is missing or not the registered one"
+    )
 
 
 def test_healthz_is_503_within_2_seconds_when_redis_refuses(client, settings):

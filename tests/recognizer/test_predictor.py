@@ -23,6 +23,7 @@ from tests.conftest import wait_until
 from tests.harness.canvas import SEVEN, canvas_png
 from training.ml.artifacts import artifact_load, artifact_save
 from training.ml.evaluation import evaluate_probabilities
+from training.model_store import ModelStoreUnreachable
 from training.services.registry import version_activate, version_register
 
 V1 = ModelRef(pk=1, version=1, artifact_path="v1.keras", artifact_sha256="a" * 64)
@@ -113,6 +114,28 @@ def test_the_active_version_is_looked_up_at_most_every_refresh_interval():
     time.sleep(0.05)
 
     assert registry.loads == [1]
+
+
+def test_the_reason_a_version_failed_to_load_is_in_the_predictors_state():
+    clock, active = Clock(), [V1]
+    unreachable = ModelStoreUnreachable("model file v2.keras could not be fetched (timeout)")
+
+    def load(ref: ModelRef) -> LoadedModel:
+        if ref.version == 2:
+            raise ModelUnavailable("model v2 cannot be loaded") from unreachable
+        return LoadedModel(ref=ref, infer=lambda images: np.full((len(images), 10), 0.1))
+
+    predictor = Predictor(refresh_seconds=0.5, lookup=lambda: active[0], load=load, clock=clock)
+    predictor.model()
+    active[0] = V2
+    clock.now = 1.0
+    predictor.model()  # starts the background load
+
+    assert wait_until(lambda: "load_error" in predictor.state(), timeout=2, interval=0.01)
+    assert predictor.state() == {
+        "serving": 1,
+        "load_error": "v2 could not be loaded: the model store is not answering",
+    }
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving():
