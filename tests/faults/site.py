@@ -78,15 +78,29 @@ def _process_command(name: str, port: int, logs: Path) -> list[str]:
 
 
 class Site:
-    def __init__(self, workdir: Path, postgres: PrivatePostgres, redis: PrivateRedis) -> None:
+    """One host's processes. Several Sites on the same `database` and Redis
+    `databases` (broker, cache) are several hosts of one site; `variables`
+    are more settings (an object store, say)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        postgres: PrivatePostgres,
+        redis: PrivateRedis,
+        *,
+        database: str = "site",
+        redis_databases: tuple[int, int] = (0, 1),
+        **variables: str,
+    ) -> None:
         self.workdir = workdir
         self.postgres = postgres
         self.redis = redis
         self.port = harness.free_port()
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.database_url = postgres.url("site")
-        self.broker_url = redis.url(0)
+        self.database = database
+        self.database_url = postgres.url(database)
+        self.broker_url = redis.url(redis_databases[0])
         self.processes: dict[str, subprocess.Popen] = {}
         self.token = ""
         self._starts: dict[str, int] = {}
@@ -97,12 +111,13 @@ class Site:
             secret_key="faults-only-" + "f" * 50,
             **FAST_REAPERS,
             DATABASE_URL=self.database_url,
-            REDIS_URL=redis.url(1),
+            REDIS_URL=redis.url(redis_databases[1]),
             CELERY_BROKER_URL=self.broker_url,
             # The tests send more than a visitor would; throttling is tested elsewhere.
             THROTTLE_ANON_RATE="100000/min",
             THROTTLE_USER_RATE="100000/min",
             THROTTLE_PREVIEW_RATE="100000/min",
+            **variables,
         )
         (workdir / "static").mkdir(exist_ok=True)
 
@@ -116,7 +131,7 @@ class Site:
         return harness.manage(self.env, *command)
 
     def install(self) -> None:
-        self.postgres.create_database("site")
+        self.postgres.create_database(self.database)
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
         self.manage("ensure_bundled_model")

@@ -29,7 +29,7 @@ BIN = Path(PYTHON).parent
 # Variables of the site's settings left out of a started site's environment,
 # so that the shell that runs the tests or a benchmark cannot change the site.
 SITE_VARIABLE_PREFIXES = ("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "THROTTLE_", "TRAINING_",
-                          "BATCH_", "MODEL_STORE")  # fmt: skip
+                          "BATCH_", "MODEL_STORE", "MODEL_CACHE", "OBJECT_STORAGE")  # fmt: skip
 
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
