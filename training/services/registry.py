@@ -40,6 +40,10 @@ def version_register(
     policy, make it active if `auto_activation_verdict` says so.
     `compiled`: the same model converted for single images (compiled_save).
     `canvas`: its score on the held-out writers' drawings, if it has one."""
+    # Uploaded first: a transaction is never held open across the network,
+    # and a retry below does not publish again.
+    artifact_key = model_publish(artifact)
+    compiled_key = model_publish(compiled) if compiled else ""
     attempts = 1 if version_number else 5
     for attempt in range(attempts):
         try:
@@ -51,10 +55,10 @@ def version_register(
                     version=number,
                     architecture=architecture,
                     parameter_count=parameter_count,
-                    artifact_path=model_publish(artifact),
+                    artifact_path=artifact_key,
                     artifact_size=artifact.size,
                     artifact_sha256=artifact.sha256,
-                    compiled_path=model_publish(compiled) if compiled else "",
+                    compiled_path=compiled_key,
                     compiled_sha256=compiled.sha256 if compiled else "",
                     training_job=training_job,
                     dataset_fingerprint=dataset_fingerprint,
@@ -217,8 +221,9 @@ def versions_compile() -> list[ModelVersion]:
     for version in ModelVersion.objects.filter(compiled_path="").exclude(artifact_path=""):
         model = model_load(version.artifact_path, version.artifact_sha256)
         compiled = compiled_save(model, writing_dir(), stem=f"v{version.version}")
+        key = model_publish(compiled)
         attached = ModelVersion.objects.filter(pk=version.pk, compiled_path="").update(
-            compiled_path=model_publish(compiled), compiled_sha256=compiled.sha256
+            compiled_path=key, compiled_sha256=compiled.sha256
         )
         if attached:
             version.refresh_from_db()
