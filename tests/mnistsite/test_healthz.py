@@ -8,17 +8,12 @@ from django.db import OperationalError
 
 from recognizer import predictor as predictor_module
 from recognizer.predictor import load_model
+from tests.harness.processes import free_port
 from training.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
 REDIS_OPTIONS = {"visibility_timeout": 3600}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -105,7 +100,7 @@ def test_healthz_says_why_the_active_version_is_not_served(
 
 
 def test_healthz_is_503_within_2_seconds_when_redis_refuses(client, settings):
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_OPTIONS
 
     response, elapsed = _get(client)
@@ -131,7 +126,7 @@ def test_healthz_is_503_within_2_seconds_when_redis_hangs(client, settings, sile
 
 
 def test_healthz_never_shows_the_broker_password(client, settings):
-    settings.CELERY_BROKER_URL = f"redis://:hunter2-secret@127.0.0.1:{_free_port()}/0"
+    settings.CELERY_BROKER_URL = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_OPTIONS
 
     response = client.get("/healthz")

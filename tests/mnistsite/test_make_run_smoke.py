@@ -9,7 +9,6 @@ through the filesystem broker into SQLite, and that Ctrl-C stops everything.
 import json
 import os
 import signal
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, wait_until
+from tests.harness.processes import free_port
 
 pytestmark = pytest.mark.smoke
 
@@ -27,12 +27,6 @@ from training.models import TrainingJob
 job = TrainingJob.objects.create(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
 print(job.pk)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _status(url: str) -> int | None:
@@ -71,7 +65,7 @@ def bare_env(tmp_path) -> dict[str, str]:
     env.update(
         DJANGO_VAR_DIR=str(tmp_path / "var"),
         HOST="127.0.0.1",
-        PORT=str(_free_port()),
+        PORT=str(free_port()),
         # Beat reaps every second and a job is stale after 10 s, so the
         # periodic path is seen working within the test.
         TRAINING_REAP_INTERVAL_SECONDS="1",
