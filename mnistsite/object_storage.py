@@ -13,9 +13,13 @@ def s3_storage(
     access_key: str = "",
     secret_key: str = "",
     timeout_seconds: float = 5.0,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """A STORAGES entry for `bucket`. Empty arguments leave the choice to
-    boto3 (AWS S3, its default region, its own credential chain)."""
+    boto3 (AWS S3, its default region, its own credential chain).
+    `overwrite`: a key written twice holds the last bytes; without it the
+    storage checks that a key is free (one more request per file) and
+    renames."""
     from botocore.config import Config
 
     return {
@@ -26,8 +30,7 @@ def s3_storage(
             "region_name": region or None,
             "access_key": access_key or None,
             "secret_key": secret_key or None,
-            # Keys name their content: a key is never written twice.
-            "file_overwrite": False,
+            "file_overwrite": overwrite,
             # A store that does not answer fails a load in seconds rather
             # than hanging the process that waits for it; path-style
             # addresses work with every S3-compatible server.
@@ -39,3 +42,8 @@ def s3_storage(
             ),
         },
     }
+
+
+class StorageUnavailable(Exception):
+    """A storage the request needs failed or did not answer: the API answers
+    503 `storage_unavailable` (mnistsite/api/errors.py)."""

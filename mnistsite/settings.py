@@ -270,6 +270,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recognizer.tasks.resume_stale_batches_task",
         "schedule": env_float("BATCH_REAP_INTERVAL_SECONDS", 30.0, minimum=1),
     },
+    "flush-pending-images": {
+        "task": "recognizer.tasks.flush_pending_images_task",
+        "schedule": 60.0,
+    },
+    "expire-submission-originals": {
+        "task": "recognizer.tasks.expire_originals_task",
+        "schedule": 3600.0,
+    },
     "clear-expired-sessions": {
         "task": "mnistsite.tasks.clear_expired_sessions_task",
         "schedule": 24 * 3600.0,
@@ -350,6 +358,21 @@ OBJECT_STORAGE_REGION = env_str("OBJECT_STORAGE_REGION")
 OBJECT_STORAGE_ACCESS_KEY_ID = env_str("OBJECT_STORAGE_ACCESS_KEY_ID")
 OBJECT_STORAGE_SECRET_ACCESS_KEY = env_str("OBJECT_STORAGE_SECRET_ACCESS_KEY")
 OBJECT_STORAGE_TIMEOUT_SECONDS = env_float("OBJECT_STORAGE_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Submission images in object storage instead of MEDIA_ROOT (same endpoint
+# and credentials as the model store).
+SUBMISSION_STORE_BUCKET = env_str("SUBMISSION_STORE_BUCKET")
+# Files written at once when a batch stores its images: each is a round trip
+# to an object store.
+SUBMISSION_STORE_THREADS = env_int("SUBMISSION_STORE_THREADS", 8, minimum=1)
+# While the store is down, a prediction's images are kept in the database
+# (recognizer/services/submission_images.py), up to this many bytes in all;
+# beyond, predictions are refused (503) until the store answers.
+SUBMISSION_BACKLOG_MAX_BYTES = env_int(
+    "SUBMISSION_BACKLOG_MAX_BYTES", 512 * 1024 * 1024, minimum=1024 * 1024
+)
+# What people uploaded is deleted after this many days (0: kept for ever);
+# the 28x28 the model saw is kept, for retraining.
+SUBMISSION_ORIGINAL_RETENTION_DAYS = env_int("SUBMISSION_ORIGINAL_RETENTION_DAYS", 90, minimum=0)
 MNIST_DIR = env_str("MNIST_DIR")
 MNIST_CACHE_DIR = Path(
     env_str("MNIST_CACHE_DIR", str(Path.home() / ".cache" / "mnistsite"))
@@ -367,6 +390,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Model files (training/model_store.py): the folder MODEL_STORE_DIR.
     "models": {"BACKEND": "training.model_store.ModelStoreFolder"},
+    # Submission images (recognizer/submission_store.py): the folder
+    # MEDIA_ROOT. Keys are never reused for other bytes, so a file written
+    # again (a resumed batch) is overwritten rather than renamed.
+    "submissions": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"allow_overwrite": True},
+    },
     # Hashed, compressed names in production (after collectstatic); plain
     # files straight from the source folders while developing.
     "staticfiles": {
@@ -375,16 +405,20 @@ STORAGES = {
         else "mnistsite.storage.StaticFilesStorage"
     },
 }
+_object_storage = {
+    "endpoint_url": OBJECT_STORAGE_ENDPOINT_URL,
+    "region": OBJECT_STORAGE_REGION,
+    "access_key": OBJECT_STORAGE_ACCESS_KEY_ID,
+    "secret_key": OBJECT_STORAGE_SECRET_ACCESS_KEY,
+    "timeout_seconds": OBJECT_STORAGE_TIMEOUT_SECONDS,
+}
 if MODEL_STORE_BUCKET:
-    STORAGES["models"] = s3_storage(
-        MODEL_STORE_BUCKET,
-        endpoint_url=OBJECT_STORAGE_ENDPOINT_URL,
-        region=OBJECT_STORAGE_REGION,
-        access_key=OBJECT_STORAGE_ACCESS_KEY_ID,
-        secret_key=OBJECT_STORAGE_SECRET_ACCESS_KEY,
-        timeout_seconds=OBJECT_STORAGE_TIMEOUT_SECONDS,
-    )
+    STORAGES["models"] = s3_storage(MODEL_STORE_BUCKET, **_object_storage)
+if SUBMISSION_STORE_BUCKET:
+    STORAGES["submissions"] = s3_storage(SUBMISSION_STORE_BUCKET, **_object_storage, overwrite=True)
 WHITENOISE_USE_FINDERS = DEBUG
+# Submission images when no SUBMISSION_STORE_BUCKET is set. Never served as
+# URLs: people's drawings are shown to staff through the admin only.
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
 MEDIA_URL = "media/"
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from mnistsite.queued_work import JobStatus, QueuedWork
+from recognizer.submission_store import submission_storage
 from training.models import LabelledSample, ModelVersion
 
 
@@ -30,12 +31,13 @@ class Submission(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     source = models.CharField(max_length=8, choices=Source.choices)
-    # The bytes as uploaded (bounded by PREDICTION_MAX_IMAGE_BYTES); empty when
-    # the client sent a 28x28 pixel array, which `preprocessed` then holds.
-    image = models.BinaryField(blank=True)
+    # Files in the `submissions` storage (recognizer/submission_store.py).
+    # The upload as sent (bounded by PREDICTION_MAX_IMAGE_BYTES); empty for a
+    # 28x28 pixel array, and once SUBMISSION_ORIGINAL_RETENTION_DAYS passed.
+    image = models.FileField(storage=submission_storage, max_length=100, blank=True)
     image_format = models.CharField(max_length=8, help_text="PNG, JPEG, WEBP or pixels")
-    # The 28x28 the model saw: uint8, MNIST convention, row-major (784 bytes).
-    preprocessed = models.BinaryField()
+    # The 28x28 the model saw, a grey PNG (MNIST convention); kept for retraining.
+    preprocessed = models.FileField(storage=submission_storage, max_length=100)
     digit = models.PositiveSmallIntegerField()
     confidence = models.FloatField()
     probabilities = models.JSONField()
@@ -92,7 +94,15 @@ class Submission(models.Model):
                 name="submission_feedback_label_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["model_version", "feedback_label"])]
+        indexes = [
+            models.Index(fields=["model_version", "feedback_label"]),
+            # The retention task's look-up: originals still kept, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=~Q(image=""),
+                name="submission_original_kept",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Submission {self.pk}: {self.digit}"
@@ -180,3 +190,20 @@ class BatchResult(models.Model):
 
     def __str__(self) -> str:
         return f"Batch {self.batch_id} item {self.index}"
+
+
+class PendingImage(models.Model):
+    """A submission's file that the store could not take when the submission
+    was made: committed with its row, so nothing is lost while the store is
+    down, and moved into the store by beat's flush task once it answers."""
+
+    key = models.CharField(max_length=100, unique=True)
+    data = models.BinaryField()
+    size = models.PositiveIntegerField(help_text="len(data), summed to bound the backlog")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"Pending image {self.key}"

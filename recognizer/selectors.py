@@ -84,7 +84,8 @@ def batches_visible_to(user: AbstractBaseUser, *, to: str = "view") -> QuerySet[
 
 
 def submission_images(*, submission_id: int) -> Submission | None:
-    """Only what the admin's thumbnails need: the upload and the 28x28 seen."""
+    """Only what the admin's thumbnails need: the keys of the upload and of
+    the 28x28 seen."""
     return (
         Submission.objects.only("pk", "image", "image_format", "preprocessed")
         .filter(pk=submission_id)

@@ -11,6 +11,8 @@ from recognizer.callbacks import CallbackRefused, callback_post
 from recognizer.models import InferenceBatch
 from recognizer.serializers import BatchSerializer
 from recognizer.services.batches import batch_callback_record, batch_run, batches_resume_stale
+from recognizer.services.retention import originals_expire
+from recognizer.services.submission_images import pending_images_flush
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,23 @@ def resume_stale_batches_task() -> tuple[int, int]:
         stale_after=timedelta(seconds=settings.BATCH_STALE_AFTER_SECONDS),
         max_attempts=settings.BATCH_MAX_ATTEMPTS,
     )
+
+
+@shared_task(name="recognizer.tasks.expire_originals_task")
+def expire_originals_task() -> int:
+    """Periodic (beat): delete uploads older than
+    SUBMISSION_ORIGINAL_RETENTION_DAYS (0: kept for ever). Returns how many."""
+    days = settings.SUBMISSION_ORIGINAL_RETENTION_DAYS
+    if days == 0:
+        return 0
+    return originals_expire(older_than=timedelta(days=days))
+
+
+@shared_task(name="recognizer.tasks.flush_pending_images_task")
+def flush_pending_images_task() -> int:
+    """Periodic (beat): move images kept in the database while the store was
+    down into the store. Returns how many."""
+    return pending_images_flush()
 
 
 class NotDelivered(Exception):

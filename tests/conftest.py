@@ -9,11 +9,13 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from recognizer import predictor as predictor_module
+from recognizer import submission_store
 from recognizer.predictor import LoadedModel, ModelRef, load_model, reset_predictor
 from training.bundle import bundled_model_install
 from training.models import ModelVersion, TrainingJob
@@ -32,6 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Storages already built (a FileField builds its storage when its model
+    # is imported) are built again from the new value.
+    setting_changed.send(sender=None, setting="STORAGES", value=settings.STORAGES, enter=True)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -189,6 +194,15 @@ def cached_load(ref: ModelRef, **kwargs: object) -> LoadedModel:
     if files not in _loaded_by_sha:
         _loaded_by_sha[files] = load_model(ref, **kwargs)
     return LoadedModel(ref=ref, infer=_loaded_by_sha[files].infer)
+
+
+@pytest.fixture(autouse=True)
+def submission_files(settings, tmp_path, monkeypatch) -> Path:
+    """Each test stores submission images in a folder of its own, with a
+    store no earlier test saw fail."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    monkeypatch.setattr(submission_store, "_failing_until", 0.0)
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture(autouse=True)

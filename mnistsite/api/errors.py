@@ -16,6 +16,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from mnistsite.object_storage import StorageUnavailable
+
 
 class ApiError(exceptions.APIException):
     """An error answer with our code and message."""
@@ -64,6 +66,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             code="database_unavailable",
             message="The database is not answering; try again shortly.",
+        )
+    elif isinstance(exc, StorageUnavailable):
+        exc = ApiError(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            code="storage_unavailable",
+            message="The image store is not answering, so nothing was stored; try again shortly.",
         )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,6 +1,8 @@
 """Submissions in the admin: thumbnails (served by views of this admin, never
 inlined: an upload may be megabytes), filters, relabel and exclude actions."""
 
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -17,6 +19,8 @@ from recognizer.imaging.decoding import PreprocessingError
 from recognizer.models import Submission
 from recognizer.selectors import submission_images, submissions_filtered
 from recognizer.services import submissions_exclude_from_training, submissions_relabel
+from recognizer.services.submission_images import image_bytes, seen_image
+from recognizer.submission_store import SubmissionImageMissing, SubmissionStoreUnavailable
 
 THUMBNAIL = 96  # px, the largest side of a drawing's thumbnail
 LARGE = 280  # px, the drawing on the detail page (the size of the drawing canvas)
@@ -112,8 +116,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         css = {"all": ["admin-extras/recognizer.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Submission]:
-        # The upload may be megabytes; the image views read it one at a time.
-        return super().get_queryset(request).defer("image", "labelled_sample__image")
+        return super().get_queryset(request).defer("labelled_sample__image")
 
     def get_search_results(self, request, queryset, search_term):
         """By id only, as an indexed equality (the default would compare text)."""
@@ -145,18 +148,31 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def drawing_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """The upload as a small PNG (`?size=large`: as large as the canvas);
-        for a pixel array, which has no upload, the 28x28 it was."""
+        for a pixel array, which has no upload, or an upload past its
+        retention, the 28x28 it was."""
         submission = self._images_or_404(request, object_id)
-        if not submission.image:
-            return self._png_response(seen_png(submission.preprocessed))
         size = LARGE if request.GET.get("size") == "large" else THUMBNAIL
         try:
-            return self._png_response(thumbnail_png(bytes(submission.image), size=size))
+            if submission.image:
+                with contextlib.suppress(SubmissionImageMissing):  # deleted by retention
+                    upload = image_bytes(submission.image.name)
+                    return self._png_response(thumbnail_png(upload, size=size))
+            return self._png_response(seen_png(seen_image(submission.preprocessed.name)))
         except PreprocessingError as exc:  # stored before today's limits
             raise Http404(exc.message) from exc
+        except SubmissionImageMissing as exc:
+            raise Http404("The image is not in the store.") from exc
+        except SubmissionStoreUnavailable:
+            return _store_unavailable()
 
     def seen_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        return self._png_response(seen_png(self._images_or_404(request, object_id).preprocessed))
+        submission = self._images_or_404(request, object_id)
+        try:
+            return self._png_response(seen_png(seen_image(submission.preprocessed.name)))
+        except SubmissionImageMissing as exc:
+            raise Http404("The image is not in the store.") from exc
+        except SubmissionStoreUnavailable:
+            return _store_unavailable()
 
     def _images_or_404(self, request: HttpRequest, object_id: int) -> Submission:
         if not self.has_view_permission(request):
@@ -244,7 +260,12 @@ class SubmissionAdmin(admin.ModelAdmin):
         form = RelabelForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             label = form.cleaned_data["label"]
-            count = submissions_relabel(submission_ids=ids, label=label, by=request.user)
+            try:
+                count = submissions_relabel(submission_ids=ids, label=label, by=request.user)
+            except SubmissionStoreUnavailable:
+                message = "The image store is not answering, so nothing was labelled; try again."
+                self.message_user(request, message, messages.ERROR)
+                return None
             self.message_user(
                 request, f"Labelled {count} submission(s) as {label}.", messages.SUCCESS
             )
@@ -283,3 +304,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         if without:
             message += f" {without} selected submission(s) have no feedback, so no sample."
         self.message_user(request, message, messages.SUCCESS)
+
+
+def _store_unavailable() -> HttpResponse:
+    response = HttpResponse("The image store is not answering.", status=503)
+    response["Retry-After"] = "5"
+    return response

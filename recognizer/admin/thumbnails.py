@@ -1,6 +1,7 @@
 """Small PNGs of what was drawn and of what the model saw, for the admin.
 Uploads are decoded with the same checks as the prediction API."""
 
+import numpy as np
 from django.conf import settings
 from PIL import Image
 
@@ -20,7 +21,7 @@ def thumbnail_png(data: bytes, *, size: int) -> bytes:
     return png_bytes(as_shown(decode_image(data, limits), size))
 
 
-def seen_png(preprocessed: bytes) -> bytes:
-    """The 28x28 the model saw (light digit on black), enlarged without blur."""
-    image = Image.frombytes("L", (28, 28), bytes(preprocessed))
+def seen_png(image28: np.ndarray) -> bytes:
+    """The 28x28 the model saw (uint8, light digit on black), enlarged without blur."""
+    image = Image.fromarray(image28)
     return png_bytes(image.resize((28 * SEEN_SCALE, 28 * SEEN_SCALE), Image.Resampling.NEAREST))

@@ -26,7 +26,11 @@ from recognizer.models import BatchResult, InferenceBatch, Submission, Submissio
 from recognizer.predictor import LoadedModel, ModelRef, NoActiveModel, model_for_version
 from recognizer.services.fast_insert import insert_rows
 from recognizer.services.predictions import Prediction, prediction_from_probabilities
-from training.ml.mnist_style import to_uint8
+from recognizer.submission_store import (
+    SubmissionStoreUnavailable,
+    batch_item_stem,
+    images_save_many,
+)
 from training.selectors import active_version
 
 logger = logging.getLogger(__name__)
@@ -129,10 +133,11 @@ def batch_run(*, batch_id: int) -> str | None:
     except NotOurs:
         logger.warning("batch %s is no longer run %s's (queued again); it stops", batch_id, run)
         return None
-    except (OperationalError, InterfaceError):
-        # The database went away: not the batch's fault, and it is resumable.
-        # Left running, it is queued again once its heartbeat is stale.
-        logger.exception("batch %s lost the database; it will be resumed", batch_id)
+    except (OperationalError, InterfaceError, SubmissionStoreUnavailable):
+        # The database or the image store went away: not the batch's fault,
+        # and it is resumable. Left running, it is queued again once its
+        # heartbeat is stale.
+        logger.exception("batch %s lost its database or store; it will be resumed", batch_id)
         return None
     except Exception as exc:
         logger.exception("batch %s failed", batch_id)
@@ -210,6 +215,11 @@ def _record_chunk(
         item.index: prediction_from_probabilities(row, model=model, started=started)
         for item, row in zip(good, probabilities, strict=True)
     }
+    # The files first (outside the transaction: it would hold the batch's
+    # lock across the uploads), so that a committed row has its files.
+    images = images_save_many(
+        [(batch_item_stem(batch.pk, item.index), item.digit_input) for item in good]
+    )
     now = timezone.now()
     with transaction.atomic():
         if not _heartbeat(batch.pk, run):  # an UPDATE: the row stays locked until commit
@@ -220,9 +230,9 @@ def _record_chunk(
                 {
                     "created_at": now,
                     "source": SubmissionSource.BATCH,
-                    "image": item.digit_input.original,
+                    "image": stored.image,
                     "image_format": item.digit_input.image_format,
-                    "preprocessed": to_uint8(item.digit_input.image28).tobytes(),
+                    "preprocessed": stored.preprocessed,
                     "digit": predictions[item.index].digit,
                     "confidence": predictions[item.index].confidence,
                     "probabilities": predictions[item.index].probabilities,
@@ -231,7 +241,7 @@ def _record_chunk(
                     "user_id": batch.created_by_id,
                     "session_hash": "",
                 }
-                for item in good
+                for item, stored in zip(good, images, strict=True)
             ],
         )
         submission_for = dict(zip([item.index for item in good], submission_ids, strict=True))

@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from recognizer.imaging.inputs import DigitInput
-from recognizer.models import Submission, SubmissionSource, session_hash
+from recognizer.models import PendingImage, Submission, SubmissionSource, session_hash
 from recognizer.predictor import LoadedModel, predictor
-from training.ml.mnist_style import to_uint8
+from recognizer.services.submission_images import images_keep, seen_image
+from recognizer.submission_store import new_stem
 from training.models import LabelledSample, SampleSource
 from training.services.samples import (
     SampleError,
@@ -66,11 +67,15 @@ def submission_create(
     user: AbstractBaseUser | None,
     session_key: str | None,
 ) -> Submission:
-    return Submission.objects.create(
+    """Store the input's images, then the row that names them (so a
+    committed row has its files; while the store is down, they are committed
+    with the row). Raises SubmissionStoreUnavailable when neither can take them."""
+    images, pending = images_keep(new_stem(), digit_input)
+    submission = Submission(
         source=source,
-        image=digit_input.original,
+        image=images.image,
         image_format=digit_input.image_format,
-        preprocessed=to_uint8(digit_input.image28).tobytes(),
+        preprocessed=images.preprocessed,
         digit=prediction.digit,
         confidence=prediction.confidence,
         probabilities=prediction.probabilities,
@@ -81,6 +86,13 @@ def submission_create(
         if user is not None and user.is_authenticated
         else session_hash(session_key),
     )
+    if not pending:
+        submission.save(force_insert=True)
+        return submission
+    with transaction.atomic():
+        submission.save(force_insert=True)
+        PendingImage.objects.bulk_create(pending)
+    return submission
 
 
 @transaction.atomic
@@ -105,7 +117,6 @@ def submissions_relabel(*, submission_ids: list[int], label: int, by: AbstractBa
         # of=self: PostgreSQL locks no row on the nullable side of the join.
         Submission.objects.select_for_update(of=("self",))
         .select_related("labelled_sample", "model_version")
-        .defer("image")
         .filter(pk__in=submission_ids)
         .order_by("pk")
     )
@@ -138,9 +149,8 @@ def _submission_label(
     submission.feedback_by = by if by is not None and by.is_authenticated else None
     sample = submission.labelled_sample
     if sample is None:
-        image = np.frombuffer(bytes(submission.preprocessed), dtype=np.uint8).reshape(28, 28)
         submission.labelled_sample = labelled_sample_create(
-            image=image,
+            image=seen_image(submission.preprocessed.name),
             label=label,
             source=source,
             model_version=submission.model_version,

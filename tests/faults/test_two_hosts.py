@@ -1,6 +1,6 @@
 """Two hosts of one site: their own processes, their own local folders and
-model caches, one PostgreSQL, one Redis, and model files in S3 (moto's
-server, started here, on loopback). Host A trains; host B serves predictions
+model caches, one PostgreSQL, one Redis, and model files and submission
+images in S3 (moto's server, started here, on loopback). Host A trains; host B serves predictions
 and runs batches with what A trained. Then the object store goes down."""
 
 import subprocess
@@ -17,6 +17,7 @@ from tests.figures import record
 from tests.harness import processes as harness
 
 BUCKET = "mnistsite-models"
+IMAGES = "mnistsite-submissions"
 KEYS = {"OBJECT_STORAGE_ACCESS_KEY_ID": "hosts", "OBJECT_STORAGE_SECRET_ACCESS_KEY": "hosts-secret"}
 # PREDICTOR_REFRESH_SECONDS as in production, plus fetching and loading the
 # new version on a busy 2-core machine.
@@ -52,8 +53,8 @@ class ObjectStore:
             aws_secret_access_key=KEYS["OBJECT_STORAGE_SECRET_ACCESS_KEY"],
         )  # fmt: skip
 
-    def stored(self) -> set[str]:
-        listing = self.client().list_objects_v2(Bucket=BUCKET)
+    def stored(self, bucket: str = BUCKET) -> set[str]:
+        listing = self.client().list_objects_v2(Bucket=bucket)
         return {item["Key"] for item in listing.get("Contents", [])}
 
     def stop(self) -> None:
@@ -70,10 +71,12 @@ def hosts(site, tmp_path_factory) -> Iterator[tuple[Site, Site, ObjectStore]]:
     store = ObjectStore(workdir / "moto.log")
     store.start()
     store.client().create_bucket(Bucket=BUCKET)
+    store.client().create_bucket(Bucket=IMAGES)
     shared = {
         "database": "hosts",
         "redis_databases": (2, 3),
         "MODEL_STORE_BUCKET": BUCKET,
+        "SUBMISSION_STORE_BUCKET": IMAGES,
         "OBJECT_STORAGE_ENDPOINT_URL": store.url,
         "OBJECT_STORAGE_REGION": "us-east-1",
         "OBJECT_STORAGE_TIMEOUT_SECONDS": "1",
@@ -115,8 +118,9 @@ def answered_by(host: Site, body: dict) -> int:
 def test_a_version_trained_on_one_host_serves_and_runs_batches_on_another(hosts, digit_bodies):
     host_a, host_b, store = hosts
     assert any(key.startswith("bundled-") for key in store.stored())
-    for host in (host_a, host_b):
-        assert not (host.workdir / "models").exists()  # no model folder anywhere
+    for host in (host_a, host_b):  # no model or image folder anywhere
+        assert not (host.workdir / "models").exists()
+        assert not (host.workdir / "var" / "media").exists()
     assert answered_by(host_b, digit_bodies[0]) == 1
 
     version = trained_version(host_b)
@@ -149,12 +153,16 @@ def test_a_version_trained_on_one_host_serves_and_runs_batches_on_another(hosts,
     assert wait_until(lambda: host_b.batch(batch_id)["status"] == "succeeded", timeout=60), (
         host_b.batch(batch_id)
     )
+    images = host_a.sql("SELECT image, preprocessed FROM recognizer_submission")
+    assert len(images) >= 13 and {key for row in images for key in row} <= store.stored(IMAGES)
+    assert not (host_b.workdir / "var" / "media").exists()
     record(
         "hosts-1",
-        title="Two hosts, model files in S3: trained on one, served and batched on the other",
+        title="Two hosts, model files and images in S3: trained on one, served and batched "
+        "on the other",
         outcome=f"v{version} trained by host A's worker, served by both of host B's web processes "
         f"{swapped_after:.1f} s after its activation and used by host B's batch worker; "
-        "no model folder on either host",
+        f"no model or image folder on either host ({len(images)} submissions' images in S3)",
         command=COMMAND,
         swap_seconds=round(swapped_after, 1),
     )
@@ -182,10 +190,18 @@ def test_with_the_object_store_down_cached_versions_serve_and_a_new_one_fails_cl
     answers = [host_b.predict(body) for body in digit_bodies[:10]]
     assert [answer.status for answer in answers] == [201] * 10
     assert {answer.body["model_version"] for answer in answers} == {serving}
+    # Their images wait in the database for the store (beat's flush task).
+    waiting = host_b.value(
+        "SELECT count(*) FROM recognizer_pendingimage p JOIN recognizer_submission s "
+        "ON p.key IN (s.image, s.preprocessed) WHERE s.id = ANY(%s)",
+        [answer.body["id"] for answer in answers],
+    )
+    assert waiting == 20
     record(
         "hosts-2",
         title="Two hosts: the object store stopped, then a new version activated",
         outcome=f"predictions went on with the cached v{serving} (10 of 10 answered 201); "
-        f"v{new} was not loaded and /healthz said '{reason.split(': ', 1)[1]}'",
+        f"v{new} was not loaded and /healthz said '{reason.split(': ', 1)[1]}'; "
+        f"their {waiting} image files waited in the database for the store",
         command=COMMAND,
     )

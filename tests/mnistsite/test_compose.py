@@ -50,31 +50,36 @@ def test_every_long_running_service_has_a_healthcheck(compose):
 
 
 def test_state_lives_in_named_volumes(compose):
-    assert {"postgres", "media", "mnist", "minio"} <= set(compose["volumes"])
-    mounts = set(compose["services"]["web"]["volumes"])
-    assert {"media:/data/media", "mnist:/data/mnist"} <= mounts
+    assert {"postgres", "mnist", "minio"} <= set(compose["volumes"])
+    assert compose["services"]["web"]["volumes"] == ["mnist:/data/mnist"]
     assert "postgres:/var/lib/postgresql/data" in compose["services"]["db"]["volumes"]
     assert "minio:/data" in compose["services"]["minio"]["volumes"]
 
 
-def test_model_files_are_in_minio_not_on_a_volume_the_app_services_share(compose):
+def test_model_files_and_images_are_in_minio_not_on_a_volume_the_app_services_share(compose):
     """So that web and workers scale (`--scale web=2 --scale worker=3`)."""
     setup = compose["services"]["minio-setup"]
     for name in APP_SERVICES:
         service = compose["services"][name]
         env = service["environment"]
         assert env["MODEL_STORE_BUCKET"] == "${MODEL_STORE_BUCKET:-mnistsite-models}"
+        assert env["SUBMISSION_STORE_BUCKET"] == (
+            "${SUBMISSION_STORE_BUCKET:-mnistsite-submissions}"
+        )
         assert env["OBJECT_STORAGE_ENDPOINT_URL"].endswith("http://minio:9000}")
-        assert not any(mount.endswith(":/data/models") for mount in service.get("volumes", []))
+        mounts = service.get("volumes", [])
+        assert not any(mount.endswith((":/data/models", ":/data/media")) for mount in mounts)
         assert service["depends_on"]["minio-setup"] == {
             "condition": "service_completed_successfully"
         }
-    # The bucket the one-shot makes is the one the site uses, with the same keys.
-    assert setup["environment"]["BUCKET"] == env["MODEL_STORE_BUCKET"]
+    # The buckets the one-shot makes are the ones the site uses, with the same keys.
+    assert setup["environment"]["MODELS"] == env["MODEL_STORE_BUCKET"]
+    assert setup["environment"]["SUBMISSIONS"] == env["SUBMISSION_STORE_BUCKET"]
     assert setup["environment"]["STORAGE_KEY"] == env["OBJECT_STORAGE_ACCESS_KEY_ID"]
     minio = compose["services"]["minio"]["environment"]
     assert minio["MINIO_ROOT_PASSWORD"] == env["OBJECT_STORAGE_SECRET_ACCESS_KEY"]
-    assert 'mc mb --ignore-existing "store/$${BUCKET}"' in setup["entrypoint"][-1]
+    made = 'mc mb --ignore-existing "store/$${MODELS}" "store/$${SUBMISSIONS}"'
+    assert made in setup["entrypoint"][-1]
 
 
 def test_app_services_get_the_variables_of_env_example(compose):

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from recognizer.models import Submission
+from recognizer.services.submission_images import seen_image
 from tests.conftest import HttpsClient
 from tests.harness.canvas import ONE, SEVEN, canvas_png
 from training.models import LabelledSample
@@ -60,7 +61,7 @@ def test_feedback_stores_the_label_and_hands_the_sample_to_training(visitor):
     assert submission.feedback_label == 7 and submission.feedback_at is not None
     sample = submission.labelled_sample
     assert sample.label == 7 and sample.source == "feedback"
-    assert bytes(sample.image) == bytes(submission.preprocessed)
+    assert bytes(sample.image) == seen_image(submission.preprocessed.name).tobytes()
     images, labels = labelled_samples_for_training()
     assert labels.tolist() == [7] and images.shape == (1, 28, 28)
 
@@ -200,6 +201,6 @@ def test_the_stored_28x28_is_what_training_gets(visitor):
 
     images, _ = labelled_samples_for_training()
 
-    stored = np.frombuffer(bytes(Submission.objects.get().preprocessed), dtype=np.uint8)
-    assert np.array_equal(images[0].ravel(), stored)
+    stored = seen_image(Submission.objects.get().preprocessed.name)
+    assert np.array_equal(images[0], stored)
     assert images[0].max() == 255  # light digit on black, MNIST convention

@@ -11,6 +11,7 @@ from django.conf import settings as django_settings
 from rest_framework.authtoken.models import Token
 
 from recognizer.models import InferenceBatch, Submission
+from recognizer.submission_store import image_read
 from tests.conftest import HttpsClient
 from tests.harness.canvas import ONE, canvas_png
 from tests.security.hostile_cases import INK
@@ -60,7 +61,7 @@ def test_a_base64_image_bigger_than_djangos_cap_is_recognised(client, active_mod
 
     assert response.status_code == 201, response.json()
     assert response.json()["digit"] == 1
-    assert bytes(Submission.objects.get().image) == image
+    assert image_read(Submission.objects.get().image.name) == image
 
 
 @pytest.mark.parametrize("path", ["/api/v1/training-jobs/", "/api/v1/models/1/activate/"])

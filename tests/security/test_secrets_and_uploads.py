@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 
 from recognizer.models import Submission
 from recognizer.services.batches import batch_run
+from recognizer.submission_store import image_read
 from tests.conftest import HttpsClient
 from tests.figures import record
 from tests.security.hostile_cases import INK, PNG
@@ -138,7 +139,7 @@ def stored_polyglot(active_model) -> Submission:
     response = HttpsClient().post("/api/v1/predictions/", {"image": upload})
     assert response.status_code == 201, response.json()
     submission = Submission.objects.get()
-    assert MARKER in bytes(submission.image)  # stored as it came
+    assert MARKER in image_read(submission.image.name)  # stored as it came
     return submission
 
 
@@ -181,22 +182,20 @@ def upload(name: str, data: bytes) -> io.BytesIO:
     return file
 
 
-def test_uploads_are_kept_in_the_database_and_media_is_not_served(
-    active_model, admin_user, settings, tmp_path
-):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def test_stored_uploads_are_never_served_as_media(active_model, admin_user, settings):
     client = HttpsClient(
         headers={"Authorization": f"Token {Token.objects.create(user=admin_user)}"}
     )
     client.post("/api/v1/predictions/", {"image": upload("drawing.html", png_polyglot())})
     batch = client.post("/api/v1/batches/", {"file": upload("a.zip", zip_of({"a.png": PNG}))})
     batch_run(batch_id=batch.json()["id"])
+    keys = [key for row in Submission.objects.values_list("image", "preprocessed") for key in row]
 
-    response = HttpsClient().get("/media/drawing.html")
+    responses = [HttpsClient().get(f"/media/{key}") for key in [*keys, "drawing.html"]]
 
-    assert Submission.objects.count() == 2
-    assert response.status_code == 404 and MARKER not in response.content
-    assert not settings.MEDIA_ROOT.exists()
+    assert len(keys) == 4 and all((settings.MEDIA_ROOT / key).is_file() for key in keys)
+    assert [response.status_code for response in responses] == [404] * 5
+    assert not any(MARKER in response.content for response in responses)
 
 
 PREDICTION, PREVIEW, BATCH = (

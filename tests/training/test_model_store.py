@@ -5,17 +5,13 @@ spoken to by django-storages and boto3 as production would) and Django's
 in-memory storage; two "hosts" share it, each with its own MODEL_CACHE_DIR."""
 
 import hashlib
-import uuid
 
-import boto3
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage
-from moto.server import ThreadedMotoServer
 
-from mnistsite.object_storage import s3_storage
 from recognizer.predictor import ModelUnavailable, load_model, model_ref_for_version
-from tests.harness.processes import free_port
+from tests.object_store import S3Store
 from training.bundle import bundled_model_install
 from training.ml.artifacts import Artifact, ArtifactError
 from training.model_store import (
@@ -52,35 +48,6 @@ class MemoryStore:
 
     def close(self) -> None:
         FlakyStorage.down = False
-
-
-class S3Store:
-    """moto's S3 server on loopback, with an empty bucket of its own (moto
-    keeps its buckets in memory for as long as the test process lives)."""
-
-    def __init__(self) -> None:
-        bucket = f"models-{uuid.uuid4().hex[:12]}"
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
-        boto3.client(
-            "s3", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        ).create_bucket(Bucket=bucket)  # fmt: skip
-        self.backend = s3_storage(
-            bucket, endpoint_url=self.url, region="us-east-1",
-            access_key="testing", secret_key="testing", timeout_seconds=1,
-        )  # fmt: skip
-        self.running = True
-
-    def take_down(self) -> None:
-        self.server.stop()
-        self.running = False
-
-    def close(self) -> None:
-        if self.running:
-            self.server.stop()
 
 
 @pytest.fixture(params=["s3", "memory"])

@@ -1,6 +1,7 @@
 """Inference batches in the admin (recognizer/admin/batches.py): progress
 without loading the upload, read-only pages, results by batch."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -45,7 +46,9 @@ def test_batch_changelist_shows_progress_without_loading_the_payload(staff, batc
     assert f'href="/api/v1/batches/{batch.pk}/results/"' in html
     assert f'href="/api/v1/batches/{batch.pk}/results/?format=csv"' in html
     assert f'href="/admin/recognizer/batchresult/?batch={batch.pk}"' in html
-    assert "123.4" in html and "42 s" in html and "v1" in html
+    assert "123.4" in html and "v1" in html
+    # Started 42 s before the page was asked for; the page takes its own time.
+    assert re.search(r'field-duration">4\d s<', html)
 
 
 def test_batch_page_is_read_only_and_a_running_batch_cannot_be_deleted(staff, batch):

@@ -2,11 +2,15 @@
 them, the changelist and detail page, filters and search, and the relabel and
 exclude-from-training actions."""
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
+from recognizer.imaging.inputs import DigitInput
 from recognizer.models import Submission
 from recognizer.services import submission_feedback, submissions_relabel
+from recognizer.services.submission_images import seen_image
+from recognizer.submission_store import images_save_many
 from tests.conftest import HttpsClient
 from tests.harness.canvas import ONE, SEVEN
 from tests.recognizer.admin.conftest import (
@@ -91,10 +95,16 @@ def labelled(visitor, api_client, active_model) -> dict[str, Submission]:
     unknown = predict(api_client, ONE)
     v2 = ModelVersion.objects.create(version=2, architecture="test")
     other = Submission.objects.create(
-        source="api", image=b"", image_format="pixels", preprocessed=bytes(784), digit=3,
+        source="api", image="", image_format="pixels", preprocessed=blank_seen(), digit=3,
         confidence=0.5, probabilities=[0.05] * 10, model_version=v2, latency_ms=1.0,
     )  # fmt: skip
     return {"right": right, "wrong": wrong, "unknown": unknown, "v2": other}
+
+
+def blank_seen() -> str:
+    """A stored 28x28 for a submission made by hand."""
+    blank = DigitInput(np.zeros((28, 28), np.float32), b"", "pixels")
+    return images_save_many([("tests/blank", blank)])[0].preprocessed
 
 
 def test_right_wrong_and_unknown_filters(staff, labelled):
@@ -170,7 +180,7 @@ def test_relabel_records_feedback_and_hands_samples_to_training(staff, labelled,
         assert submission.feedback_label == label and submission.feedback_by == admin_user
         sample = submission.labelled_sample
         assert sample.label == label
-        assert bytes(sample.image) == bytes(submission.preprocessed)
+        assert bytes(sample.image) == seen_image(submission.preprocessed.name).tobytes()
         assert sample.predicted_digit == submission.digit
     assert right.labelled_sample.source == "feedback"  # the visitor's sample, corrected
     assert unknown.labelled_sample.source == "relabel"  # new, from staff
