@@ -612,7 +612,8 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
     from rest_framework import renderers, request, serializers
 
     from mnistsite import rate_windows
-    from recognizer import inputs
+    from recognizer.imaging import inputs
+    from recognizer.services import predictions as prediction_services
     from recognizer.predictor import Predictor, predictor
 
     spent: dict[str, float] = {}
@@ -646,8 +647,9 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
         (inputs, "mnist_from_ink", "  crop, scale, centre", False),
         (api, "predict", "inference", True),
         (Predictor, "model", "  active-version check", False),
-        (api, "submission_create", "store the submission (INSERT, commit)", True),
-        (api, "prediction_answer", "build the answer", True),
+        (api, "submission_create", "store the submission (files, INSERT, commit)", True),
+        (prediction_services, "images_keep", "  write the two image files", False),
+        (api.PREDICTION, "of", "build the answer", True),
         (renderers.JSONRenderer, "render", "render the JSON answer", True),
     ]
     for owner, name, stage, _ in list(stages):
