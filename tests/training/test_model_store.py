@@ -5,21 +5,24 @@ spoken to by django-storages and boto3 as production would) and Django's
 in-memory storage; two "hosts" share it, each with its own MODEL_CACHE_DIR."""
 
 import hashlib
+from io import StringIO
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage
+from django.core.management import call_command
 
 from recognizer.predictor import ModelUnavailable, load_model, model_ref_for_version
 from tests.object_store import S3Store
 from training.bundle import bundled_model_install
-from training.ml.artifacts import Artifact, ArtifactError
+from training.ml.artifacts import Artifact, ArtifactError, compiled_read
 from training.model_store import (
     model_local_path,
     model_publish,
     model_storage,
     writing_dir,
 )
+from training.models import ModelVersion
 
 
 class FlakyStorage(InMemoryStorage):
@@ -150,3 +153,17 @@ def test_the_bundled_model_registered_on_one_host_serves_on_another(remote):
     remote("c")  # a third host, with the store down: the version is unavailable
     with pytest.raises(ModelUnavailable, match="could not be fetched"):
         load_model(ref)
+
+
+@pytest.mark.django_db
+def test_compile_models_publishes_the_compiled_file_for_every_host(remote):
+    version = bundled_model_install()
+    ModelVersion.objects.update(compiled_path="", compiled_sha256="")  # as registered before
+
+    call_command("compile_models", stdout=StringIO())
+
+    version.refresh_from_db()
+    assert model_storage().exists(version.compiled_path)
+    remote("b")  # another host reads it through its own cache
+    local = model_local_path(version.compiled_path, version.compiled_sha256)
+    assert compiled_read(local, version.compiled_sha256)
