@@ -613,8 +613,8 @@ def profile_requests(env: dict[str, str], bodies: list[dict], count: int, header
 
     from mnistsite import rate_windows
     from recognizer.imaging import inputs
-    from recognizer.services import predictions as prediction_services
     from recognizer.predictor import Predictor, predictor
+    from recognizer.services import predictions as prediction_services
 
     spent: dict[str, float] = {}
 
