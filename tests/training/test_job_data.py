@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import train_on_worker
+from tests.conftest import train_on_worker, wait_until
 from tests.training.test_datasets import serving, unreachable_url, write_fake_npm, write_real_npz
 from training.job_data import _StageReporter
 from training.ml import datasets, pendigits
@@ -63,7 +63,13 @@ def test_a_real_worker_job_on_an_empty_cache_fetches_its_data_and_records_a_canv
 
     train_on_worker(job, queue)
     assert job.status == Status.SUCCEEDED, job.error
-    log = job.log
+
+    # The worker writes the outcome line just after it marks the job finished.
+    def last_line() -> str:
+        return TrainingJob.objects.get(pk=job.pk).log.splitlines()[-1]
+
+    assert wait_until(lambda: "canvas accuracy" in last_line(), timeout=30), last_line()
+    log = TrainingJob.objects.get(pk=job.pk).log
     assert "fetching MNIST" in log and f"local folder {mnist_cache}: ok" in log
     assert "fetching pen-drawn digits" in log and f"local folder {pendigits_dir}: ok" in log
     assert "pen-drawn digits: 1,000 by" in log and "1 drawings each" in log
@@ -80,7 +86,6 @@ def test_a_real_worker_job_on_an_empty_cache_fetches_its_data_and_records_a_canv
     assert fingerprint["sha256"] == pendigits.SHA256
     assert (fingerprint["digits"], fingerprint["copies"], fingerprint["samples"]) == (1000, 1, 1000)
     assert not set(fingerprint["writers"]) & HELD_OUT_WRITERS
-    assert "canvas accuracy" in log.splitlines()[-1]
 
 
 @pytest.mark.django_db
