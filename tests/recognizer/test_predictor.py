@@ -16,13 +16,13 @@ from recognizer.predictor import (
     ModelUnavailable,
     NoActiveModel,
     Predictor,
-    SingleImageRunner,
     load_model,
 )
 from tests.conftest import wait_until
 from tests.harness.canvas import SEVEN, canvas_png
 from training.ml.artifacts import artifact_load, artifact_save
 from training.ml.evaluation import evaluate_probabilities
+from training.ml.litert import SingleImageRunner
 from training.model_store import ModelStoreUnreachable
 from training.services.registry import version_activate, version_register
 
