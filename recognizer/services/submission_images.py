@@ -24,8 +24,9 @@ from recognizer.submission_store import (
 
 logger = logging.getLogger(__name__)
 
-# Pending files moved per round of the flush task.
-FLUSH_CHUNK = 100
+# Pending files moved per round of the flush task: each may be as large as
+# PREDICTION_MAX_IMAGE_BYTES (5 MiB), so a round holds at most about 80 MiB.
+FLUSH_CHUNK = 16
 
 
 def images_keep(stem: str, digit_input: DigitInput) -> tuple[StoredImages, list[PendingImage]]:
