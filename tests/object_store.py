@@ -1,9 +1,11 @@
-"""An S3 server for tests: moto's, on loopback, spoken to by django-storages
-and boto3 as production would speak to S3 or MinIO."""
+"""Object stores for tests: moto's S3 server on loopback, spoken to by
+django-storages and boto3 as production would speak to S3 or MinIO; and
+Django's in-memory storage with a switch to take it down."""
 
 import uuid
 
 import boto3
+from django.core.files.storage import InMemoryStorage
 from moto.server import ThreadedMotoServer
 
 from mnistsite.object_storage import s3_storage
@@ -45,3 +47,38 @@ class S3Store:
     def close(self) -> None:
         if self.running:
             self.server.stop()
+
+
+class FlakyStorage(InMemoryStorage):
+    """Object storage stand-in: files in memory, and a switch (`down`) to
+    take every store of this kind down."""
+
+    down = False
+
+    def _check_up(self) -> None:
+        if FlakyStorage.down:
+            raise ConnectionError("the object store is not answering")
+
+    def exists(self, name):
+        self._check_up()
+        return super().exists(name)
+
+    def _open(self, name, mode="rb"):
+        self._check_up()
+        return super()._open(name, mode)
+
+    def _save(self, name, content):
+        self._check_up()
+        return super()._save(name, content)
+
+
+class MemoryStore:
+    """A FlakyStorage as a STORAGES entry, with S3Store's take_down/close."""
+
+    backend = {"BACKEND": "tests.object_store.FlakyStorage"}
+
+    def take_down(self) -> None:
+        FlakyStorage.down = True
+
+    def close(self) -> None:
+        FlakyStorage.down = False

@@ -2,6 +2,7 @@
 inlined: an upload may be megabytes), filters, relabel and exclude actions."""
 
 import contextlib
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
@@ -152,27 +153,25 @@ class SubmissionAdmin(admin.ModelAdmin):
         retention, the 28x28 it was."""
         submission = self._images_or_404(request, object_id)
         size = LARGE if request.GET.get("size") == "large" else THUMBNAIL
+        return self._png_or_error(lambda: _drawing_png(submission, size))
+
+    def seen_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        submission = self._images_or_404(request, object_id)
+        return self._png_or_error(lambda: seen_png(seen_image(submission.preprocessed.name)))
+
+    def _png_or_error(self, render: Callable[[], bytes]) -> HttpResponse:
+        """The PNG `render` makes from the stored files; 404 when they are not
+        there or cannot be read, 503 while the store does not answer."""
         try:
-            if submission.image:
-                with contextlib.suppress(SubmissionImageMissing):  # deleted by retention
-                    upload = image_bytes(submission.image.name)
-                    return self._png_response(thumbnail_png(upload, size=size))
-            return self._png_response(seen_png(seen_image(submission.preprocessed.name)))
+            return self._png_response(render())
         except PreprocessingError as exc:  # stored before today's limits
             raise Http404(exc.message) from exc
         except SubmissionImageMissing as exc:
             raise Http404("The image is not in the store.") from exc
         except SubmissionStoreUnavailable:
-            return _store_unavailable()
-
-    def seen_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        submission = self._images_or_404(request, object_id)
-        try:
-            return self._png_response(seen_png(seen_image(submission.preprocessed.name)))
-        except SubmissionImageMissing as exc:
-            raise Http404("The image is not in the store.") from exc
-        except SubmissionStoreUnavailable:
-            return _store_unavailable()
+            response = HttpResponse("The image store is not answering.", status=503)
+            response["Retry-After"] = "5"
+            return response
 
     def _images_or_404(self, request: HttpRequest, object_id: int) -> Submission:
         if not self.has_view_permission(request):
@@ -306,7 +305,8 @@ class SubmissionAdmin(admin.ModelAdmin):
         self.message_user(request, message, messages.SUCCESS)
 
 
-def _store_unavailable() -> HttpResponse:
-    response = HttpResponse("The image store is not answering.", status=503)
-    response["Retry-After"] = "5"
-    return response
+def _drawing_png(submission: Submission, size: int) -> bytes:
+    if submission.image:
+        with contextlib.suppress(SubmissionImageMissing):  # deleted by retention
+            return thumbnail_png(image_bytes(submission.image.name), size=size)
+    return seen_png(seen_image(submission.preprocessed.name))

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.core.files.storage import InMemoryStorage
 from django.utils import timezone
 from PIL import Image
 
@@ -23,30 +22,12 @@ from recognizer.services.submission_images import pending_images_flush, seen_ima
 from recognizer.submission_store import batch_item_stem, image_read, images_save_many
 from tests.broker import record_sent_tasks
 from tests.harness.canvas import ONE, SEVEN, canvas_png
-from tests.object_store import S3Store
+from tests.object_store import FlakyStorage, MemoryStore, S3Store
 from tests.recognizer.batches.uploads import create
 from training.models import LabelledSample
 
 pytestmark = pytest.mark.django_db
 PREDICTIONS = "/api/v1/predictions/"
-
-
-class FlakyStorage(InMemoryStorage):
-    """A store in memory with a switch to take it down."""
-
-    down = False
-
-    def _check_up(self) -> None:
-        if FlakyStorage.down:
-            raise ConnectionError("the object store is not answering")
-
-    def _save(self, name, content):
-        self._check_up()
-        return super()._save(name, content)
-
-    def _open(self, name, mode="rb"):
-        self._check_up()
-        return super()._open(name, mode)
 
 
 @pytest.fixture
@@ -59,12 +40,10 @@ def s3(settings):
 
 @pytest.fixture
 def flaky(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "submissions": {"BACKEND": "tests.recognizer.test_submission_store.FlakyStorage"},
-    }
+    store = MemoryStore()
+    settings.STORAGES = {**settings.STORAGES, "submissions": store.backend}
     yield FlakyStorage
-    FlakyStorage.down = False
+    store.close()
 
 
 def predict(client, strokes=ONE):

@@ -9,11 +9,10 @@ from io import StringIO
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import InMemoryStorage
 from django.core.management import call_command
 
 from recognizer.predictor import ModelUnavailable, load_model, model_ref_for_version
-from tests.object_store import S3Store
+from tests.object_store import MemoryStore, S3Store
 from training.bundle import bundled_model_install
 from training.ml.artifacts import Artifact, ArtifactError, compiled_read
 from training.model_store import (
@@ -23,34 +22,6 @@ from training.model_store import (
     writing_dir,
 )
 from training.models import ModelVersion
-
-
-class FlakyStorage(InMemoryStorage):
-    """Object storage stand-in: files in memory, and a switch to take it down."""
-
-    down = False
-
-    def _check_up(self) -> None:
-        if FlakyStorage.down:
-            raise ConnectionError("the object store is not answering")
-
-    def exists(self, name):
-        self._check_up()
-        return super().exists(name)
-
-    def _open(self, name, mode="rb"):
-        self._check_up()
-        return super()._open(name, mode)
-
-
-class MemoryStore:
-    backend = {"BACKEND": "tests.training.test_model_store.FlakyStorage"}
-
-    def take_down(self) -> None:
-        FlakyStorage.down = True
-
-    def close(self) -> None:
-        FlakyStorage.down = False
 
 
 @pytest.fixture(params=["s3", "memory"])
