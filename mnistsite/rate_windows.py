@@ -6,7 +6,9 @@ REDIS_URL is set (one round trip), else `make run`'s file cache under a file
 lock. Parallel requests cannot overwrite each other's counts. A window allows
 a burst of up to 2N across its edge, the usual price of fixed windows. If the
 cache is down, the request is allowed (and logged): counting must not take
-the site down with Redis.
+the site down with Redis. After a failure the process does not count for a
+few seconds (mnistsite/breakers.py), so a hung Redis costs one request its
+timeout, not every request.
 """
 
 import fcntl
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
+
+from mnistsite.breakers import cache_breaker
 
 if TYPE_CHECKING:
     import redis
@@ -43,11 +47,14 @@ def _window(scope: str, identity: str, rate: str, *, count: bool) -> tuple[bool,
     limit, seconds = parse_rate(rate)
     now = time.time()
     key = f"throttle:{scope}:{identity}:{int(now // seconds)}"
+    if cache_breaker.is_open():  # failed a moment ago: not waited for again
+        return True, 0.0
     try:
         # Counted, this request is one of `used`; read, it would be one more.
         used = _count_in_window(key, seconds) if count else _read_window(key) + 1
     except Exception as exc:  # any cache failure: fail open, loudly
-        logger.warning("throttle %s: cache unavailable (%s); request allowed", scope, repr(exc))
+        logger.warning("throttle %s: cache unavailable; request allowed", scope)
+        cache_breaker.trip(exc)
         return True, 0.0
     return used <= limit, seconds - (now % seconds)
 

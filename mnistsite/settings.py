@@ -286,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- REST framework ---------------------------------------------------------
 
+# A good API token is remembered this long (mnistsite/api/token_cache.py), so
+# a request with it costs a cache read instead of a database query; deleting
+# the token or saving its user drops it at once. 0: asked every time.
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 60, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an API client without credentials gets 401, not 403.

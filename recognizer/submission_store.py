@@ -18,7 +18,6 @@ Originals expire after SUBMISSION_ORIGINAL_RETENTION_DAYS
 (recognizer/services/retention.py); the 28x28 stays for retraining.
 """
 
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 
+from mnistsite.breakers import CircuitBreaker
 from mnistsite.object_storage import StorageUnavailable
 from recognizer.imaging.inputs import DigitInput
 from recognizer.imaging.shown import seen_png
@@ -40,9 +40,9 @@ ALIAS = "submissions"
 SUFFIXES = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 # S3 deletes up to 1,000 keys per request.
 DELETE_CHUNK = 1000
-# After a failure, writes skip the store this long (see _check_not_failing).
-FAILING_SECONDS = 5.0
-_failing_until = 0.0
+# After a failure, writes skip the store for a few seconds: while it is down
+# (or hangs until its timeouts), each write would wait for it.
+store_breaker = CircuitBreaker("the submission store", seconds=5.0)
 
 
 class SubmissionStoreUnavailable(StorageUnavailable):
@@ -182,15 +182,12 @@ def _is_missing(exc: Exception) -> bool:
 
 
 def _check_not_failing() -> None:
-    """A store that failed a moment ago is not asked again at once: while it
-    is down (or hangs until its timeouts), each write would wait for it."""
-    if time.monotonic() < _failing_until:
-        raise SubmissionStoreUnavailable("the submission store failed less than 5 s ago")
+    if store_breaker.is_open():
+        raise SubmissionStoreUnavailable("the submission store failed a few seconds ago")
 
 
 def _failed(what: str, exc: Exception) -> SubmissionStoreUnavailable:
-    global _failing_until
-    _failing_until = time.monotonic() + FAILING_SECONDS
+    store_breaker.trip(exc)
     return SubmissionStoreUnavailable(
         f"a submission image could not be {what} ({type(exc).__name__}: {exc})"
     )

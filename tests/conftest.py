@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from mnistsite.breakers import cache_breaker
 from recognizer import predictor as predictor_module
 from recognizer import submission_store
 from recognizer.predictor import LoadedModel, ModelRef, load_model, reset_predictor
@@ -197,12 +198,20 @@ def cached_load(ref: ModelRef, **kwargs: object) -> LoadedModel:
 
 
 @pytest.fixture(autouse=True)
-def submission_files(settings, tmp_path, monkeypatch) -> Path:
+def submission_files(settings, tmp_path) -> Path:
     """Each test stores submission images in a folder of its own, with a
     store no earlier test saw fail."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    monkeypatch.setattr(submission_store, "_failing_until", 0.0)
+    submission_store.store_breaker.reset()
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def cache_closed() -> Iterator[None]:
+    """Each test starts with a cache no earlier test saw fail."""
+    cache_breaker.reset()
+    yield
+    cache_breaker.reset()
 
 
 @pytest.fixture(autouse=True)

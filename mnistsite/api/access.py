@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.authtoken.models import Token
 
+from mnistsite.api.token_cache import token_recalled, token_remember
 from mnistsite.clients import client_address
 from mnistsite.rate_windows import window_hit, window_used
 
@@ -19,7 +20,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's, with wrong tokens counted per client address: past
     THROTTLE_TOKEN_FAILURE_RATE, every token from that address is answered
     429 until the window turns, so guessing tokens is slow and costs the
-    database nothing more."""
+    database nothing more. A good token is remembered for
+    TOKEN_CACHE_SECONDS (mnistsite/api/token_cache.py)."""
 
     scope = "token_failures"
 
@@ -37,6 +39,15 @@ class TokenAuthentication(authentication.TokenAuthentication):
         except exceptions.AuthenticationFailed:
             window_hit(self.scope, address, rate)
             raise
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        """DRF's look-up (a query), remembered for a while (token_cache)."""
+        recalled = token_recalled(key)
+        if recalled is not None and recalled[0].is_active:
+            return recalled
+        user, token = super().authenticate_credentials(key)
+        token_remember(key, user, token)
+        return user, token
 
 
 class SessionAuthentication(authentication.SessionAuthentication):

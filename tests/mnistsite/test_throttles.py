@@ -13,6 +13,7 @@ from rest_framework.test import APIRequestFactory
 
 from mnistsite import rate_windows
 from mnistsite.api.access import AnonThrottle
+from mnistsite.breakers import cache_breaker
 from tests.figures import record
 
 
@@ -92,6 +93,23 @@ def test_a_cache_that_is_down_lets_requests_through(monkeypatch, settings):
         monkeypatch.setattr(rate_windows, "_redis", lambda: refusing)
 
     assert all(AnonThrottle().allow_request(anonymous_request(), None) for _ in range(30))
+
+
+def test_after_a_cache_failure_the_counter_is_not_asked_for_a_while(monkeypatch):
+    """A hung Redis costs one request its timeout, not every request."""
+    calls = []
+
+    def hangs_then_fails(*args, **kwargs):
+        calls.append(args)
+        raise TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(rate_windows, "_count_in_window", hangs_then_fails)
+
+    assert all(AnonThrottle().allow_request(anonymous_request(), None) for _ in range(5))
+    assert len(calls) == 1
+    cache_breaker.reset()  # as when its few seconds are over
+    assert AnonThrottle().allow_request(anonymous_request(), None)
+    assert len(calls) == 2
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis counter (REDIS_URL)")

@@ -110,7 +110,7 @@ def test_on_s3_predictions_batches_and_feedback_use_the_bucket(
 
 
 def test_with_the_store_down_a_prediction_keeps_its_images_in_the_database_until_flushed(
-    client, active_model, flaky, monkeypatch, admin_user
+    client, active_model, flaky, admin_user
 ):
     flaky.down = True
 
@@ -128,7 +128,7 @@ def test_with_the_store_down_a_prediction_keeps_its_images_in_the_database_until
     assert pending_images_flush() == 0  # still down: nothing moves, nothing is lost
     assert PendingImage.objects.count() == 2
     flaky.down = False
-    monkeypatch.setattr(submission_store, "_failing_until", 0.0)  # as a later flush would
+    submission_store.store_breaker.reset()  # as a later flush would
     assert pending_images_flush() == 2
     assert not PendingImage.objects.exists()
     assert image_read(row.image.name) == canvas_png(SEVEN)
@@ -175,7 +175,7 @@ def test_a_batch_that_loses_the_store_waits_and_finishes_once_it_is_back(
     assert bytes(batch.payload) and not Submission.objects.exists()
 
     flaky.down = False
-    monkeypatch.setattr(submission_store, "_failing_until", 0.0)  # as on a later run
+    submission_store.store_breaker.reset()  # as on a later run
     InferenceBatch.objects.filter(pk=batch_id).update(
         heartbeat_at=timezone.now() - timedelta(hours=1)
     )
