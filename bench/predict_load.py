@@ -142,6 +142,18 @@ def staff_token(env: dict[str, str]) -> str:
     return harness.manage(env, "shell", "-c", code).splitlines()[-1]
 
 
+def integrator_token(env: dict[str, str]) -> str:
+    """A token of a user who is not staff, as an integrator has: throttled
+    (counted) like any API client, unlike staff_token's."""
+    code = (
+        "from django.contrib.auth import get_user_model; "
+        "from rest_framework.authtoken.models import Token; "
+        "u, _ = get_user_model().objects.get_or_create(username='bench-integrator'); "
+        "print(Token.objects.get_or_create(user=u)[0].key)"
+    )
+    return harness.manage(env, "shell", "-c", code).splitlines()[-1]
+
+
 def flush_cache(args: argparse.Namespace) -> None:
     if args.database_url != "sqlite":
         import redis

@@ -3,12 +3,15 @@ side by side on one machine, driven by one client.
 
     pip install -e '.[versus]'    # BentoML, Starlette and uvicorn, for this only
     .venv/bin/python -m bench.versus [--rounds 2] [--seconds 20] [--drawings 200]
+                                     [--site 2x4 2x1]
 
 Each round starts each server in turn, alone on the machine:
 
 - **site**: this project with production settings (DEBUG off, PostgreSQL,
-  Redis, gunicorn as the Procfile starts it, 2 x 4 threads); every 201 is a
-  committed row, checked against the table;
+  Redis, gunicorn as the Procfile starts it), once per `--site` shape
+  (workers x threads: 2x4 is the Procfile's default, gthread; 2x1 is
+  gunicorn's sync worker); every 201 is a committed row, checked against the
+  table;
 - **bentoml**: BentoML 1.4 serving the same compiled model through the same
   Django-free preprocessing (bench/versus/bento.py), 2 workers;
 - **floor**: the same behind bare Starlette on uvicorn, 2 workers, storing
@@ -17,8 +20,10 @@ Each round starts each server in turn, alone on the machine:
 Each is driven by bench/loadgen.py (keep-alive, one connection per client)
 with realistic drawings: the held-out writers' pen-drawn digits (PENDIGITS_DIR)
 drawn on the page's 280x280 canvas with the page's pen, as PNG data URLs. Two
-clients: one with an API token (as an integrator), one anonymous; each first
-alone (1 connection), then 8 at once. The site's throttles are raised out of
+clients: one with an API token of a user who is not staff (as an integrator
+has: authenticated and throttled), one anonymous; each first alone
+(1 connection), then 8 at once. BentoML and the floor have no tokens: both of
+their clients send the same anonymous requests. The site's throttles are raised out of
 the way (--throttle-rate), as a benchmark of speed, not of limits.
 """
 
@@ -35,9 +40,18 @@ from bench import predict_load
 from bench.datasets import dataset_path
 from tests.harness import processes as harness
 
-SERVERS = ("site", "bentoml", "floor")
 PATH = "/api/v1/predictions/"
-OK = {"site": "201", "bentoml": "200", "floor": "200"}
+OTHERS = ("bentoml", "floor")
+
+
+def is_site(server: str) -> bool:
+    return server.startswith("site")
+
+
+def shape(server: str) -> tuple[int, int]:
+    """'site 2x4' -> (2 workers, 4 threads)."""
+    workers, threads = server.split()[1].split("x")
+    return int(workers), int(threads)
 
 
 def drawings(count: int) -> list[dict]:
@@ -68,17 +82,19 @@ def drawings(count: int) -> list[dict]:
 
 
 def start(server: str, args: argparse.Namespace, var: Path, port: int) -> subprocess.Popen:
-    if server == "site":
+    if is_site(server):
         predict_load.recreate_postgres_database(args.database_url)
         predict_load.flush_cache(args)
         env = predict_load.server_env(args, var)
         env["THROTTLE_PREVIEW_RATE"] = args.throttle_rate
         harness.manage(env, "migrate", "--noinput")
         harness.manage(env, "ensure_bundled_model")
-        args.token = predict_load.staff_token(env)
+        args.token = predict_load.integrator_token(env)
+        workers, threads = shape(server)
         return predict_load.start_gunicorn(
-            env, workers=2, threads=4, port=port, log_dir=var, name="site", capture_output=True
-        )
+            env, workers=workers, threads=threads, port=port, log_dir=var, name="site",
+            capture_output=True,
+        )  # fmt: skip
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(var)}
     if server == "bentoml":
         env["BENTOML_HOME"] = str(var / "bentoml")
@@ -94,7 +110,7 @@ def measure(server, pid, port, bodies, concurrency, token, args, *, preview=Fals
     """One load level against a running server: latencies, rate, errors.
     `preview`: the site's live guess while drawing (`?preview=true`, not stored)."""
     url = f"http://127.0.0.1:{port}{PATH}" + ("?preview=true" if preview else "")
-    ok_status = "200" if preview else OK[server]
+    ok_status = "201" if is_site(server) and not preview else "200"
     command = [
         sys.executable, "-m", "bench.loadgen", "--url", url,
         "--bodies", str(bodies), "--concurrency", str(concurrency),
@@ -108,6 +124,7 @@ def measure(server, pid, port, bodies, concurrency, token, args, *, preview=Fals
     requests = sum(report["statuses"].values()) + sum(report["errors"].values())
     return {
         "p50": statistics.median(latencies),
+        "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
         "p99": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))],
         "rate": ok / report["window_seconds"],
         "errors": requests - ok,
@@ -122,7 +139,7 @@ def run_server(server: str, args, var: Path, bodies: Path) -> dict:
     port = harness.free_port()
     process = start(server, args, var, port)
     try:
-        log = var / ("error-site.log" if server == "site" else f"{server}.log")
+        log = var / ("error-site.log" if is_site(server) else f"{server}.log")
         predict_load.wait_until_serving(process, port, log)
         results = {}
         clients = {"token": getattr(args, "token", None), "anonymous": None}
@@ -130,9 +147,9 @@ def run_server(server: str, args, var: Path, bodies: Path) -> dict:
             for concurrency in (1, args.concurrency):
                 results[client, concurrency] = measure(
                     server, process.pid, port, bodies, concurrency,
-                    token if server == "site" else None, args,
+                    token if is_site(server) else None, args,
                 )  # fmt: skip
-        if server == "site":
+        if is_site(server):
             for concurrency in (1, args.concurrency):
                 results["preview", concurrency] = measure(
                     server, process.pid, port, bodies, concurrency, None, args, preview=True
@@ -146,46 +163,42 @@ def run_server(server: str, args, var: Path, bodies: Path) -> dict:
 
 
 def print_table(rounds: list[dict], args) -> None:
-    print("\n| client | server | p50 ms (1 conn) | p99 ms (8) | req/s (8) | errors |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for client in ("token", "anonymous"):
-        for server in SERVERS:
-            cells = []
-            for key, fmt in (((client, 1), "p50"), ((client, args.concurrency), "p99"),
-                             ((client, args.concurrency), "rate")):  # fmt: skip
-                cells.append(" / ".join(f"{r[server][key][fmt]:.1f}" for r in rounds))
-            errors = sum(
-                r[server][client, c]["errors"] for r in rounds for c in (1, args.concurrency)
-            )
-            print(f"| {client} | {server} | {' | '.join(cells)} | {errors} |")
-    print("\nRatios, site / bentoml and site / floor, per round:")
-    for client in ("token", "anonymous"):
-        for other in ("bentoml", "floor"):
-            p50 = [r["site"][client, 1]["p50"] / r[other][client, 1]["p50"] for r in rounds]
-            rate = [
-                r["site"][client, args.concurrency]["rate"]
-                / r[other][client, args.concurrency]["rate"]
-                for r in rounds
+    servers = list(rounds[0])
+    many = args.concurrency
+    cell = " / ".join
+    print(f"\n| client | server | p50 ms, 1 conn | p50 ms, {many} | p99 ms, {many} "
+          f"| p99 / p50, {many} | req/s, {many} | errors |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for client in ("token", "anonymous", "preview"):
+        for server in servers:
+            if client == "preview" and not is_site(server):
+                continue
+            one = [r[server][client, 1] for r in rounds]
+            load = [r[server][client, many] for r in rounds]
+            errors = sum(level["errors"] for level in one + load)
+            columns = [
+                cell(f"{x['p50']:.1f}" for x in one),
+                cell(f"{x['p50']:.1f}" for x in load),
+                cell(f"{x['p99']:.1f}" for x in load),
+                cell(f"{x['p99'] / x['p50']:.2f}" for x in load),
+                cell(f"{x['rate']:.0f}" for x in load),
             ]
-            print(
-                f"- {client}, site/{other}: p50 "
-                + ", ".join(f"{x:.2f}" for x in p50)
-                + "; req/s at 8 "
-                + ", ".join(f"{x:.2f}" for x in rate)
-            )
-    preview = [r["site"]["preview", 1]["p50"] / r["floor"]["anonymous", 1]["p50"] for r in rounds]
-    rates = [r["site"]["preview", args.concurrency]["rate"] for r in rounds]
-    errors = sum(r["site"]["preview", c]["errors"] for r in rounds for c in (1, args.concurrency))
-    print(
-        "- the site's preview (not stored, anonymous) / floor: p50 "
-        + ", ".join(f"{x:.2f}" for x in preview)
-        + f"; preview req/s at {args.concurrency}: "
-        + ", ".join(f"{x:.0f}" for x in rates)
-        + f"; errors {errors}"
-    )
-    for index, r in enumerate(rounds, 1):
-        created, rows = r["site"]["stored"]
-        print(f"round {index}: the site answered {created:,} 201s and holds {rows:,} rows")
+            print(f"| {client} | {server} | {' | '.join(columns)} | {errors} |")
+    print("\nRatios per round (site / other; the others' clients are all anonymous):")
+    for server in (s for s in servers if is_site(s)):
+        for client in ("token", "anonymous", "preview"):
+            for other in OTHERS:
+                base = "anonymous" if client == "preview" else client
+                p50 = [r[server][client, 1]["p50"] / r[other][base, 1]["p50"] for r in rounds]
+                rate = [r[server][client, many]["rate"] / r[other][base, many]["rate"]
+                        for r in rounds]  # fmt: skip
+                print(
+                    f"- {server}, {client} / {other}: p50 {', '.join(f'{x:.2f}' for x in p50)}"
+                    f"; req/s at {many} {', '.join(f'{x:.2f}' for x in rate)}"
+                )
+        for index, r in enumerate(rounds, 1):
+            created, rows = r[server]["stored"]
+            print(f"round {index}: {server} answered {created:,} 201s and holds {rows:,} rows")
 
 
 def main() -> None:
@@ -202,6 +215,10 @@ def main() -> None:
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--throttle-rate", default="1000000/min")
     parser.add_argument("--predictor-threads", type=int, default=1)
+    parser.add_argument(
+        "--site", nargs="+", default=["2x4"], metavar="WxT",
+        help="gunicorn shapes to measure the site in: workers x threads (1: sync worker)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="bench-versus-"))
@@ -212,9 +229,10 @@ def main() -> None:
     rounds = []
     for number in range(1, args.rounds + 1):
         results = {}
-        for server in SERVERS:
+        for server in [f"site {site}" for site in args.site] + list(OTHERS):
             started = time.monotonic()
-            results[server] = run_server(server, args, var / f"{server}-{number}", bodies)
+            folder = var / f"{server.replace(' ', '-')}-{number}"
+            results[server] = run_server(server, args, folder, bodies)
             print(f"round {number}: {server} measured in {time.monotonic() - started:.0f} s")
         rounds.append(results)
     print_table(rounds, args)
