@@ -385,7 +385,7 @@ def phase_notes(phase: Phase, report: dict) -> str:
 
 
 def markdown(args: argparse.Namespace, phases: list[Phase], reports: list[dict], meta: dict) -> str:
-    procfile = " (as the Procfile)" if (args.workers, args.threads) == (2, 4) else ""
+    procfile = " (as the Procfile)" if (args.workers, args.threads) == (2, 2) else ""
     lines = [
         "## Mixed load: visitors on the drawing page",
         "",
@@ -474,7 +474,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn --workers (Procfile: 2)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads (Procfile: 4)")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn --threads (Procfile: 2)")
     parser.add_argument(
         "--database-url",
         default="postgres://postgres@127.0.0.1:5432/mnistsite_bench_mix",

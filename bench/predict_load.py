@@ -774,7 +774,7 @@ def main() -> None:
         "--threads",
         nargs="+",
         type=int,
-        default=[4],
+        default=[2],
         help="gunicorn --threads (1: sync workers); every workers x threads pair runs",
     )
     parser.add_argument("--predictor-threads", type=int, default=1, help="PREDICTOR_THREADS")

@@ -3,13 +3,13 @@ side by side on one machine, driven by one client.
 
     pip install -e '.[versus]'    # BentoML, Starlette and uvicorn, for this only
     .venv/bin/python -m bench.versus [--rounds 2] [--seconds 20] [--drawings 200]
-                                     [--site 2x4 2x1]
+                                     [--site 2x2 2x4 2x1]
 
 Each round starts each server in turn, alone on the machine:
 
 - **site**: this project with production settings (DEBUG off, PostgreSQL,
   Redis, gunicorn as the Procfile starts it), once per `--site` shape
-  (workers x threads: 2x4 is the Procfile's default, gthread; 2x1 is
+  (workers x threads: 2x2 is the Procfile's default, gthread; 2x1 is
   gunicorn's sync worker); every 201 is a committed row, checked against the
   table;
 - **bentoml**: BentoML 1.4 serving the same compiled model through the same
@@ -216,7 +216,7 @@ def main() -> None:
     parser.add_argument("--throttle-rate", default="1000000/min")
     parser.add_argument("--predictor-threads", type=int, default=1)
     parser.add_argument(
-        "--site", nargs="+", default=["2x4"], metavar="WxT",
+        "--site", nargs="+", default=["2x2"], metavar="WxT",
         help="gunicorn shapes to measure the site in: workers x threads (1: sync worker)",
     )  # fmt: skip
     args = parser.parse_args()
