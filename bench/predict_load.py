@@ -131,24 +131,15 @@ def submission_count(args: argparse.Namespace, var_dir: Path) -> int:
         return connection.execute(query).fetchone()[0]
 
 
-def staff_token(env: dict[str, str]) -> str:
+def api_token(env: dict[str, str], *, staff: bool) -> str:
+    """A token of a staff user (never throttled) or, `staff` false, of a user
+    who is not staff, as an integrator has (throttled like any API client)."""
+    username = "bench-staff" if staff else "bench-integrator"
     code = (
         "from django.contrib.auth import get_user_model; "
         "from rest_framework.authtoken.models import Token; "
-        "u, _ = get_user_model().objects.get_or_create(username='bench-staff', "
-        "defaults={'is_staff': True}); "
-        "print(Token.objects.get_or_create(user=u)[0].key)"
-    )
-    return harness.manage(env, "shell", "-c", code).splitlines()[-1]
-
-
-def integrator_token(env: dict[str, str]) -> str:
-    """A token of a user who is not staff, as an integrator has: throttled
-    (counted) like any API client, unlike staff_token's."""
-    code = (
-        "from django.contrib.auth import get_user_model; "
-        "from rest_framework.authtoken.models import Token; "
-        "u, _ = get_user_model().objects.get_or_create(username='bench-integrator'); "
+        f"u, _ = get_user_model().objects.get_or_create(username='{username}', "
+        f"defaults={{'is_staff': {staff}}}); "
         "print(Token.objects.get_or_create(user=u)[0].key)"
     )
     return harness.manage(env, "shell", "-c", code).splitlines()[-1]
@@ -841,7 +832,7 @@ def run(args: argparse.Namespace, var_dir: Path) -> None:
     harness.manage(env, "ensure_bundled_model")
     headers = []
     if args.client == "staff":
-        headers.append(f"Authorization: Token {staff_token(env)}")
+        headers.append(f"Authorization: Token {api_token(env, staff=True)}")
     bodies = request_bodies()
     bodies_file = var_dir / "bodies.json"
     bodies_file.write_text(json.dumps(bodies))

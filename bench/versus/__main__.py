@@ -89,7 +89,7 @@ def start(server: str, args: argparse.Namespace, var: Path, port: int) -> subpro
         env["THROTTLE_PREVIEW_RATE"] = args.throttle_rate
         harness.manage(env, "migrate", "--noinput")
         harness.manage(env, "ensure_bundled_model")
-        args.token = predict_load.integrator_token(env)
+        args.token = predict_load.api_token(env, staff=False)
         workers, threads = shape(server)
         return predict_load.start_gunicorn(
             env, workers=workers, threads=threads, port=port, log_dir=var, name="site",

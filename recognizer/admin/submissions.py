@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from recognizer.admin.common import _image, _integer, _percent, _search_ids
-from recognizer.admin.thumbnails import seen_png, thumbnail_png
+from recognizer.admin.thumbnails import seen_enlarged_png, thumbnail_png
 from recognizer.imaging.decoding import PreprocessingError
 from recognizer.models import Submission
 from recognizer.selectors import submission_images, submissions_filtered
@@ -157,7 +157,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def seen_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         submission = self._images_or_404(request, object_id)
-        return self._png_or_error(lambda: seen_png(seen_image(submission.preprocessed.name)))
+        return self._png_or_error(lambda: _seen_png(submission))
 
     def _png_or_error(self, render: Callable[[], bytes]) -> HttpResponse:
         """The PNG `render` makes from the stored files; 404 when they are not
@@ -309,4 +309,8 @@ def _drawing_png(submission: Submission, size: int) -> bytes:
     if submission.image:
         with contextlib.suppress(SubmissionImageMissing):  # deleted by retention
             return thumbnail_png(image_bytes(submission.image.name), size=size)
-    return seen_png(seen_image(submission.preprocessed.name))
+    return _seen_png(submission)
+
+
+def _seen_png(submission: Submission) -> bytes:
+    return seen_enlarged_png(seen_image(submission.preprocessed.name))

@@ -21,7 +21,7 @@ def thumbnail_png(data: bytes, *, size: int) -> bytes:
     return png_bytes(as_shown(decode_image(data, limits), size))
 
 
-def seen_png(image28: np.ndarray) -> bytes:
+def seen_enlarged_png(image28: np.ndarray) -> bytes:
     """The 28x28 the model saw (uint8, light digit on black), enlarged without blur."""
     image = Image.fromarray(image28)
     return png_bytes(image.resize((28 * SEEN_SCALE, 28 * SEEN_SCALE), Image.Resampling.NEAREST))
